@@ -1,0 +1,86 @@
+"""The composition root: ``create_app(settings)`` builds the whole API.
+
+Each domain's controllers are imported by name here, and nowhere else; so are the process-wide
+dependencies (connections, the runtime, the principal) and the error handlers.
+"""
+
+import os
+
+from litestar import Litestar
+from litestar.config.compression import CompressionConfig
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+
+from citadel import __version__
+from citadel.auth.guards import provide_principal
+from citadel.auth.routes import AuthController, PasswordController
+from citadel.kit.errors import EXCEPTION_HANDLERS
+from citadel.kit.http import EdgeMiddleware
+from citadel.kit.observability import configure_logging
+from citadel.kit.runtime import Runtime, provide_conn, provide_runtime, provide_tx
+from citadel.settings import Settings
+from citadel.system.routes import SystemController
+from citadel.users.routes import MeController, UsersAdminController
+
+CONTROLLERS = [
+    SystemController,
+    AuthController,
+    PasswordController,
+    MeController,
+    UsersAdminController,
+]
+
+
+def create_app(settings: Settings) -> Litestar:
+    runtime = Runtime(settings)
+    app = Litestar(
+        route_handlers=CONTROLLERS,
+        dependencies={
+            "conn": Provide(provide_conn),
+            "tx": Provide(provide_tx),
+            "runtime": Provide(provide_runtime),
+            "principal": Provide(provide_principal),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[runtime.lifespan],
+        state=State({"runtime": runtime}),
+        request_max_body_size=settings.max_body_bytes,
+        compression_config=CompressionConfig(backend="gzip", minimum_size=settings.gzip_min_bytes),
+        cors_config=(
+            CORSConfig(
+                allow_origins=list(settings.cors_origins),
+                allow_credentials=True,
+                allow_headers=[
+                    "Authorization",
+                    "Content-Type",
+                    "X-CSRF-Token",
+                    "Idempotency-Key",
+                    "X-Request-ID",
+                ],
+                expose_headers=["X-Request-ID", "Retry-After", "ETag"],
+            )
+            if settings.cors_origins
+            else None
+        ),
+        openapi_config=OpenAPIConfig(
+            title="Citadel",
+            version=__version__,
+            description="A fast, correct commerce API.",
+            path="/api/docs",
+            render_plugins=[ScalarRenderPlugin()],
+        ),
+        logging_config=None,
+        debug=False,
+    )
+    app.asgi_handler = EdgeMiddleware(app.asgi_handler, runtime)
+    return app
+
+
+def create_app_from_env() -> Litestar:
+    """Entry point of Granian workers: settings from ``CITADEL_*`` variables."""
+    settings = Settings.from_env(os.environ)
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)

@@ -1,0 +1,146 @@
+"""Who is calling: access-token authentication, CSRF for cookie sessions, role guards.
+
+Every non-public route carries a guard from ``requires``; the guard authenticates (Bearer
+header first, then the access cookie), checks the user's current state from the per-worker
+principal cache (role, status, tokens-valid-after, revoked sessions), enforces CSRF on unsafe
+methods of cookie-authenticated requests, checks the role, and leaves the ``Principal`` in the
+scope for the ``principal`` dependency. Role and status come from that cache, never from the
+token, so a role change or a deactivation takes effect on the next request.
+"""
+
+import math
+import uuid
+from typing import Any, cast
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.types import Guard
+
+from citadel.auth import service
+from citadel.auth.models import Principal, PrincipalState
+from citadel.kit.errors import Forbidden, NotFound, Unauthorized
+from citadel.kit.runtime import Runtime
+from citadel.kit.security import TokenError
+from citadel.users.models import Role
+
+ACCESS_COOKIE = "citadel_access"
+REFRESH_COOKIE = "citadel_refresh"
+CSRF_COOKIE = "citadel_csrf"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+PRINCIPAL_KEY = "citadel.principal"
+
+
+class InvalidToken(Unauthorized):
+    code = "invalid_token"
+    title = "Access token not valid"
+
+
+class TokenExpired(Unauthorized):
+    code = "token_expired"
+    title = "Access token expired"
+
+
+class TokenRevoked(Unauthorized):
+    code = "token_revoked"
+    title = "Access token revoked"
+
+
+class CsrfFailed(Forbidden):
+    code = "csrf_failed"
+    title = "CSRF token missing or wrong"
+
+
+class RoleRequired(Forbidden):
+    code = "role_required"
+    title = "Not allowed for your role"
+
+
+def _runtime(connection: ASGIConnection[Any, Any, Any, Any]) -> Runtime:
+    runtime: Runtime = connection.app.state.runtime
+    return runtime
+
+
+def _credentials(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[str, bool] | None:
+    header = connection.headers.get("authorization")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise InvalidToken("Use the header 'Authorization: Bearer <access token>'.")
+        return token.strip(), False
+    cookie = connection.cookies.get(ACCESS_COOKIE)
+    return (cookie, True) if cookie else None
+
+
+def check_csrf(
+    runtime: Runtime, connection: ASGIConnection[Any, Any, Any, Any], session_id: uuid.UUID
+) -> None:
+    """Cookie sessions must echo their CSRF token in a header on every unsafe request."""
+    sent = connection.headers.get(CSRF_HEADER, "")
+    if not sent or not runtime.csrf.matches(session_id.bytes, sent):
+        raise CsrfFailed(f"Send the {CSRF_COOKIE} cookie's value in the X-CSRF-Token header.")
+
+
+def csrf_token(runtime: Runtime, session_id: uuid.UUID) -> str:
+    return runtime.csrf.signature(session_id.bytes)
+
+
+async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    runtime = _runtime(connection)
+    found = _credentials(connection)
+    if found is None:
+        raise Unauthorized("Sign in first: send an access token.")
+    token, via_cookie = found
+    try:
+        claims = runtime.tokens.verify(token)
+    except TokenError as exc:
+        raise (TokenExpired if exc.code == "token_expired" else InvalidToken)(exc.detail) from None
+
+    async def load(user_id: uuid.UUID) -> PrincipalState | None:
+        async with runtime.db.connection() as conn:
+            return await service.principal_state(conn, user_id, runtime.settings.access_token_ttl_s + 60)
+
+    state: PrincipalState | None = await runtime.principals.get(claims.user_id, load)
+    if state is None:
+        raise InvalidToken("The account of this token no longer exists.")
+    if state.status != "active":
+        raise TokenRevoked("This account is deactivated.")
+    if (
+        math.floor(claims.issued_at * 1000) < state.valid_after_ms
+        or claims.session_id in state.revoked_sessions
+    ):
+        raise TokenRevoked("This session has ended; sign in again.")
+    if via_cookie and connection.scope.get("method", "GET") not in SAFE_METHODS:
+        check_csrf(runtime, connection, claims.session_id)
+    return Principal(
+        user_id=claims.user_id, role=state.role, session_id=claims.session_id, via_cookie=via_cookie
+    )
+
+
+def requires(*roles: Role) -> Guard:
+    """A guard admitting any signed-in user, or only the given roles."""
+    allowed = frozenset(roles)
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        principal = await authenticate(connection)
+        if allowed and principal.role not in allowed:
+            raise RoleRequired(f"This needs the role: {' or '.join(sorted(allowed))}.")
+        connection.scope[PRINCIPAL_KEY] = principal  # type: ignore[literal-required]
+
+    guard.citadel_roles = allowed  # type: ignore[attr-defined]
+    return guard
+
+
+async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+    principal = cast(Principal | None, request.scope.get(PRINCIPAL_KEY))
+    if principal is None:  # a handler without a guard asked for a principal: a wiring bug
+        raise RuntimeError(f"{request.scope.get('path_template')} asks for a principal but has no guard")
+    return principal
+
+
+def ensure_owner(principal: Principal, owner_id: uuid.UUID, *, admin_may: bool = True) -> None:
+    """Refuse access to another user's resource as if it did not exist (no existence leak)."""
+    if principal.user_id == owner_id or (admin_may and principal.role == "admin"):
+        return
+    raise NotFound()

@@ -1,0 +1,96 @@
+"""Domain events: the one table of event types, the envelope, the outbox and the streams.
+
+Every durable event is ``citadel.<domain>.<event>`` (past tense) with one Struct for its data,
+listed in ``EVENT_TYPES`` below. A service calls ``emit(conn, event, aggregate_id=...)`` inside
+its transaction; the event is an outbox row numbered within its aggregate, committed or rolled
+back with the change it describes. The relay publishes it to the domain's JetStream stream in an
+envelope ``{id, type, aggregateId, sequence, occurredAt, data}``, with the event id as
+``Nats-Msg-Id`` so the stream drops a republished duplicate.
+
+Ephemeral messages (cache invalidations, live pushes) use core NATS under ``citadel.cache.>`` and
+``citadel.live.>``; no stream captures them, because streams are per domain.
+"""
+
+import uuid
+from datetime import datetime
+
+import msgspec
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from citadel.auth import models as auth_models
+from citadel.kit.db import Connection, load_queries
+from citadel.kit.ids import uuid7
+from citadel.kit.structs import Event
+from citadel.settings import Settings
+from citadel.users import models as users_models
+
+Q = load_queries(__file__)
+
+# The table of durable events: type (the subject after "citadel.") -> data Struct.
+EVENT_TYPES: dict[str, type[Event]] = {
+    "auth.password_reset_requested": auth_models.PasswordResetRequested,
+    "auth.email_verification_requested": auth_models.EmailVerificationRequested,
+    "auth.password_changed": auth_models.PasswordChanged,
+    "users.registered": users_models.UserRegistered,
+    "users.role_changed": users_models.UserRoleChanged,
+    "users.deactivated": users_models.UserDeactivated,
+    "users.reactivated": users_models.UserReactivated,
+}
+EVENT_NAMES: dict[type[Event], str] = {struct: name for name, struct in EVENT_TYPES.items()}
+DOMAINS: tuple[str, ...] = tuple(sorted({name.split(".", 1)[0] for name in EVENT_TYPES}))
+
+
+class Envelope(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    id: uuid.UUID
+    type: str
+    aggregate_id: str
+    sequence: int
+    occurred_at: datetime
+    data: msgspec.Raw
+
+
+envelope_encoder = msgspec.json.Encoder()
+envelope_decoder = msgspec.json.Decoder(Envelope)
+
+
+def decode_data(envelope: Envelope) -> Event:
+    """The typed data of an envelope (``KeyError`` for a type this code does not know)."""
+    return msgspec.json.decode(envelope.data, type=EVENT_TYPES[envelope.type])
+
+
+async def emit(conn: Connection, event: Event, *, aggregate_id: uuid.UUID | str) -> uuid.UUID:
+    """Write ``event`` to the outbox in the caller's transaction; returns the event id."""
+    event_id = uuid7()
+    await conn.execute(Q.insert_outbox_event, event_id, EVENT_NAMES[type(event)], str(aggregate_id), event)
+    return event_id
+
+
+def subject_of(settings: Settings, event_type: str) -> str:
+    return settings.subject(f"citadel.{event_type}")
+
+
+def stream_config(settings: Settings, domain: str) -> StreamConfig:
+    return StreamConfig(
+        name=settings.stream_name(domain),
+        subjects=[settings.subject(f"citadel.{domain}.>")],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+        num_replicas=settings.jetstream_replicas,
+        duplicate_window=float(settings.jetstream_duplicate_window_s),
+        max_age=float(settings.jetstream_max_age_days * 86400),
+    )
+
+
+async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
+    """Create or update the stream of every domain that has events (idempotent)."""
+    for domain in DOMAINS:
+        config = stream_config(settings, domain)
+        try:
+            await js.stream_info(config.name or "")
+        except NotFoundError:
+            await js.add_stream(config)
+        else:
+            await js.update_stream(config)

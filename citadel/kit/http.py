@@ -1,0 +1,180 @@
+"""The edge of every HTTP request: request id, client IP, rate limits, security headers, metrics.
+
+``EdgeMiddleware`` wraps the whole Litestar ASGI handler (outside routing and exception
+handling), so 404s, 405s and errors get the same treatment as routed responses. It is one plain
+ASGI callable rather than a stack of middlewares, to keep the per-request cost to a few
+microseconds: one pass over the request headers, one dict update for metrics, and a fixed,
+pre-encoded list of response headers.
+"""
+
+import ipaddress
+import logging
+import os
+import re
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from citadel.kit.errors import PROBLEM_MEDIA_TYPE, problem_body
+from citadel.kit.observability import request_id_var
+from citadel.kit.runtime import Runtime
+
+access_logger = logging.getLogger("citadel.access")
+
+_VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+CLIENT_IP_KEY = "citadel.client_ip"
+AUTH_PREFIX = "/api/v1/auth/"
+DOCS_PREFIX = "/api/docs"
+
+
+class TrustedProxies:
+    """Decides the client IP: the peer, or from ``X-Forwarded-For`` when the peer is trusted."""
+
+    def __init__(self, cidrs: Iterable[str]) -> None:
+        self.networks = [ipaddress.ip_network(c.strip(), strict=False) for c in cidrs if c.strip()]
+        self._verdicts: dict[str, bool] = {}
+
+    def trusts(self, address: str) -> bool:
+        verdict = self._verdicts.get(address)
+        if verdict is None:
+            try:
+                ip = ipaddress.ip_address(address)
+            except ValueError:
+                verdict = False
+            else:
+                verdict = any(ip in net for net in self.networks)
+            if len(self._verdicts) > 10_000:
+                self._verdicts.clear()
+            self._verdicts[address] = verdict
+        return verdict
+
+    def client_ip(self, peer: str, forwarded_for: bytes | None) -> str:
+        if forwarded_for is None or not self.networks or not self.trusts(peer):
+            return peer
+        # Walk from the nearest hop back; the first address we do not trust is the client.
+        hops = [h.strip() for h in forwarded_for.decode("latin-1").split(",") if h.strip()]
+        for hop in reversed(hops):
+            if not self.trusts(hop):
+                return hop
+        return hops[0] if hops else peer
+
+
+def _security_headers(hsts_seconds: int, *, docs: bool) -> list[tuple[bytes, bytes]]:
+    headers = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+        (b"x-frame-options", b"DENY"),
+    ]
+    if not docs:  # the API documentation page loads its viewer's scripts and styles
+        headers.append((b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"))
+    if hsts_seconds > 0:
+        headers.append((b"strict-transport-security", f"max-age={hsts_seconds}; includeSubDomains".encode()))
+    return headers
+
+
+class EdgeMiddleware:
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+        settings = runtime.settings
+        self.metrics = runtime.metrics
+        self.proxies = TrustedProxies(settings.trusted_proxies)
+        self.limits_on = settings.rate_limit_enabled
+        self.api_limiter = runtime.api_limiter
+        self.auth_limiter = runtime.auth_limiter
+        self.access_log = settings.access_log
+        self.headers = _security_headers(settings.hsts, docs=False)
+        self.docs_headers = _security_headers(settings.hsts, docs=True)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id: bytes | None = None
+        forwarded_for: bytes | None = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                request_id = value if _VALID_REQUEST_ID.match(value) else None
+            elif name == b"x-forwarded-for":
+                forwarded_for = value
+        if request_id is None:
+            request_id = os.urandom(12).hex().encode()
+        token = request_id_var.set(request_id.decode())
+        client = scope.get("client")
+        peer = client[0] if client else "unknown"
+        ip = self.proxies.client_ip(peer, forwarded_for) if forwarded_for else peer
+        scope[CLIENT_IP_KEY] = ip  # type: ignore[literal-required]
+        path: str = scope["path"]
+        extra = self.docs_headers if path.startswith(DOCS_PREFIX) else self.headers
+        status = 500
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", ()))
+                if not any(name == b"cache-control" for name, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
+                headers.extend(extra)
+                headers.append((b"x-request-id", request_id))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            if self.limits_on and path.startswith("/api/"):
+                retry_after = await self._limit(path, ip)
+                if retry_after:
+                    await self._refuse(send_with_headers, retry_after)
+                    return
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            route = scope.get("path_template") or ("<rate_limited>" if status == 429 else "<unmatched>")
+            elapsed = time.perf_counter() - started
+            self.metrics.observe_request(route, scope["method"], status, elapsed)
+            if self.access_log:
+                access_logger.info(
+                    "%s %s %d",
+                    scope["method"],
+                    route,
+                    status,
+                    extra={"ip": ip, "path": path, "status": status, "ms": round(elapsed * 1000, 2)},
+                )
+            request_id_var.reset(token)
+
+    async def _limit(self, path: str, ip: str) -> int:
+        """0 to admit, else the seconds the client should wait."""
+        if not self.api_limiter.allow(ip):
+            return 1
+        if path.startswith(AUTH_PREFIX):
+            allowed, wait = await self.auth_limiter.check(ip)
+            if not allowed:
+                return max(1, wait)
+        return 0
+
+    @staticmethod
+    async def _refuse(send: Send, retry_after: int) -> None:
+        body = problem_body(
+            429, "rate_limited", "Too many requests", "Slow down; retry after the given delay."
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 429,
+                "headers": [
+                    (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", str(retry_after).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def client_ip(scope: Any) -> str:
+    """The client IP the edge decided for this request."""
+    return str(scope.get(CLIENT_IP_KEY, "unknown"))

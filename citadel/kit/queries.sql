@@ -1,0 +1,76 @@
+-- SQL of the shared infrastructure: migrations bookkeeping, the outbox and its relay,
+-- consumer bookkeeping, and readiness.
+
+-- name: create_migrations_table
+-- The ledger of applied migrations (created before the first migration runs).
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     integer PRIMARY KEY,
+    name        text NOT NULL,
+    checksum    text NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- name: list_applied_migrations
+SELECT version, name, checksum FROM schema_migrations ORDER BY version;
+
+-- name: record_migration
+INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3);
+
+-- name: advisory_lock
+-- Session-level lock held on a dedicated connection (never on a pooled one).
+SELECT pg_advisory_lock($1);
+
+-- name: advisory_unlock
+SELECT pg_advisory_unlock($1);
+
+-- name: try_advisory_lock
+SELECT pg_try_advisory_lock($1);
+
+-- name: insert_outbox_event
+-- One event, numbered within its aggregate, in the caller's transaction.
+WITH next AS (
+    INSERT INTO event_sequences AS s (aggregate_id, last_sequence)
+    VALUES ($3, 1)
+    ON CONFLICT (aggregate_id) DO UPDATE SET last_sequence = s.last_sequence + 1
+    RETURNING last_sequence
+)
+INSERT INTO outbox (id, event_type, aggregate_id, aggregate_sequence, data)
+SELECT $1, $2, $3, next.last_sequence, $4::jsonb FROM next
+RETURNING aggregate_sequence;
+
+-- name: fetch_unpublished
+-- The oldest unpublished events, in commit order of their insertion.
+SELECT seq, id, event_type, aggregate_id, aggregate_sequence, occurred_at, data::text AS data
+FROM outbox
+WHERE published_at IS NULL
+ORDER BY seq
+LIMIT $1;
+
+-- name: mark_published
+UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[]);
+
+-- name: record_publish_failure
+UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE seq = $1;
+
+-- name: outbox_backlog
+-- Unpublished events and the age in seconds of the oldest one.
+SELECT count(*) AS backlog,
+       COALESCE(EXTRACT(EPOCH FROM now() - min(occurred_at)), 0)::float8 AS oldest_age_s
+FROM outbox
+WHERE published_at IS NULL;
+
+-- name: purge_published_outbox
+DELETE FROM outbox WHERE published_at < now() - make_interval(days => $1);
+
+-- name: mark_event_processed
+-- True when this consumer has not seen the event before (its effects then commit with this row).
+INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2)
+ON CONFLICT DO NOTHING
+RETURNING true;
+
+-- name: park_event
+INSERT INTO parked_events (consumer, event_id, subject, payload, error, attempts)
+VALUES ($1, $2, $3, $4, $5, $6);
+
+-- name: purge_processed_events
+DELETE FROM processed_events WHERE processed_at < now() - make_interval(days => $1);

@@ -1,0 +1,178 @@
+"""The outbox relay: committed outbox rows to JetStream, in order, at least once.
+
+One relay leads at a time (a session advisory lock on a dedicated connection), so events leave
+in the order they were written; other relays wait as standbys and take over when the leader's
+connection ends. The leader wakes on ``NOTIFY citadel_outbox`` (sent at COMMIT) and also polls,
+so a lost notification costs at most one poll interval. Each batch is published with
+``publish_async`` and the event id as ``Nats-Msg-Id``; rows are marked sent only once the stream
+acknowledged them, up to the first failure. With NATS down, rows simply wait and the relay
+retries with backoff; a row published twice across a crash is dropped by the stream's
+duplicate window, and consumers dedupe by event id in any case.
+"""
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from citadel.kit.db import Database, load_queries
+from citadel.kit.events import Envelope, ensure_streams, envelope_encoder, subject_of
+from citadel.kit.messaging import NatsLink
+from citadel.settings import Settings
+
+logger = logging.getLogger("citadel.relay")
+Q = load_queries(__file__)
+
+RELAY_LOCK = 0x43_49_54_41_44_45_4C_02  # "CITADEL" + 2
+NOTIFY_CHANNEL = "citadel_outbox"
+ACK_TIMEOUT_S = 5.0
+
+
+class PublishFailed(Exception):
+    pass
+
+
+class OutboxRelay:
+    def __init__(self, settings: Settings, db: Database, link: NatsLink) -> None:
+        self.settings = settings
+        self.db = db
+        self.link = link
+        self.poll_s = settings.outbox_poll_interval_ms / 1000
+        self.published_total = 0
+        self.is_leader = False
+        self._streams_ready = False
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Lead (or stand by) until ``stop`` is set, reconnecting to PostgreSQL as needed."""
+        delay = 0.2
+        while not stop.is_set():
+            try:
+                async with self.db.dedicated() as conn:
+                    delay = 0.2
+                    await self._lead(conn, stop)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                self.is_leader = False
+                logger.warning("relay lost PostgreSQL (%s); retrying in %.1fs", type(exc).__name__, delay)
+                await _sleep_until(stop, delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _lead(self, conn: asyncpg.Connection, stop: asyncio.Event) -> None:
+        while not await conn.fetchval(Q.try_advisory_lock, RELAY_LOCK):
+            if await _sleep_until(stop, 1.0):
+                return
+        self.is_leader = True
+        logger.info("relay is leading")
+        wake = asyncio.Event()
+
+        def on_notify(*_: object) -> None:
+            wake.set()
+
+        await conn.add_listener(NOTIFY_CHANNEL, on_notify)
+        backoff = 0.2
+        try:
+            while not stop.is_set():
+                wake.clear()
+                try:
+                    await self.drain(conn)
+                    backoff = 0.2
+                except PublishFailed as exc:
+                    logger.warning("relay could not publish (%s); retrying in %.1fs", exc, backoff)
+                    await _sleep_until(stop, backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                await _wait_any(wake, stop, self.poll_s)
+        finally:
+            self.is_leader = False
+            with contextlib.suppress(Exception):
+                await conn.remove_listener(NOTIFY_CHANNEL, on_notify)
+
+    async def drain(self, conn: asyncpg.Connection) -> int:
+        """Publish every unpublished row, batch by batch; the number published."""
+        total = 0
+        while True:
+            rows = await conn.fetch(Q.fetch_unpublished, self.settings.outbox_batch_size)
+            if not rows:
+                return total
+            if not self.link.connected:
+                raise PublishFailed("NATS is not connected")
+            if not self._streams_ready:
+                try:
+                    await ensure_streams(self.link.jetstream(), self.settings)
+                except Exception as exc:
+                    raise PublishFailed(f"cannot prepare streams: {type(exc).__name__}") from exc
+                self._streams_ready = True
+            sent, error = await self._publish(rows)
+            if sent:
+                await conn.execute(Q.mark_published, sent)
+                total += len(sent)
+                self.published_total += len(sent)
+            if error is not None:
+                await conn.execute(Q.record_publish_failure, rows[len(sent)]["seq"], error[:500])
+                raise PublishFailed(error)
+
+    async def _publish(self, rows: list[asyncpg.Record]) -> tuple[list[int], str | None]:
+        js = self.link.jetstream()
+        futures: list[asyncio.Future[Any]] = []
+        try:
+            for row in rows:
+                payload = envelope_encoder.encode(
+                    Envelope(
+                        id=row["id"],
+                        type=row["event_type"],
+                        aggregate_id=row["aggregate_id"],
+                        sequence=row["aggregate_sequence"],
+                        occurred_at=row["occurred_at"],
+                        data=msgspec.Raw(row["data"].encode()),
+                    )
+                )
+                futures.append(
+                    await js.publish_async(
+                        subject_of(self.settings, row["event_type"]),
+                        payload,
+                        headers={"Nats-Msg-Id": str(row["id"])},
+                        wait_stall=ACK_TIMEOUT_S,
+                    )
+                )
+        except Exception as exc:
+            error: str | None = f"send failed: {type(exc).__name__}"
+        else:
+            error = None
+        if futures:
+            await asyncio.wait(futures, timeout=ACK_TIMEOUT_S)
+        sent: list[int] = []
+        # the futures stop where a send failed: the rows after it count as unsent
+        for row, future in zip(rows, futures, strict=False):
+            if not future.done() or future.cancelled() or future.exception() is not None:
+                if error is None:
+                    reason = "no ack" if not future.done() else type(future.exception()).__name__
+                    error = f"publish failed: {reason}"
+                break
+            sent.append(row["seq"])
+        for future in futures:
+            if not future.done():
+                future.cancel()
+        return sent, error
+
+
+async def _sleep_until(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep up to ``seconds``; True if ``stop`` was set meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()
+
+
+async def _wait_any(wake: asyncio.Event, stop: asyncio.Event, timeout: float) -> None:
+    waiters = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+async def purge_published(conn: asyncpg.Connection, retention_days: int) -> None:
+    """Drop published outbox rows older than the retention (the streams keep the events)."""
+    await conn.execute(Q.purge_published_outbox, retention_days)

@@ -1,0 +1,142 @@
+"""The process-level objects of one API worker, opened and closed with the app's lifespan.
+
+``Runtime`` holds the pool, the Redis client, the NATS link, the invalidation bus, metrics, the
+rate limiters and the security codecs. Route handlers reach it through the dependencies at the
+bottom of this module; nothing here is a module-level global.
+"""
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+from litestar import Litestar, Request
+
+from citadel.kit.cache import PRINCIPALS_TOPIC, InvalidationBus, LocalCache
+from citadel.kit.db import Connection, Database
+from citadel.kit.messaging import NatsLink
+from citadel.kit.observability import DB_POOL, Metrics, MetricSpec
+from citadel.kit.ratelimit import ApiRateLimiter, AuthRateLimiter
+from citadel.kit.security import PasswordHasher, Signer, TokenCodec
+from citadel.settings import Settings
+
+logger = logging.getLogger("citadel.runtime")
+
+METRICS_FLUSH_S = 1.0
+
+
+class Runtime:
+    def __init__(self, settings: Settings, *, metric_specs: tuple[MetricSpec, ...] = ()) -> None:
+        self.settings = settings
+        self.db = Database(
+            settings.database_url.reveal(),
+            direct_dsn=settings.direct_database_url,
+            pool_size=settings.database_pool_size,
+            timeout=settings.database_command_timeout_s,
+        )
+        self.redis = aioredis.Redis.from_url(
+            settings.redis_url.reveal(),
+            socket_timeout=settings.redis_timeout_ms / 1000,
+            socket_connect_timeout=settings.redis_timeout_ms / 1000,
+        )
+        self.nats = NatsLink(settings.nats_url.reveal(), name="citadel-api")
+        self.bus = InvalidationBus(self.nats, settings.subject("citadel.cache"))
+        self.db.broadcast = self.bus.publish
+        self.metrics = Metrics(Path(settings.metrics_dir) if settings.metrics_dir else None, metric_specs)
+        self.metrics.add_gauge_source(self._pool_gauges)
+        self.api_limiter = ApiRateLimiter(
+            limit=settings.rate_limit_api_per_second,
+            redis_client=self.redis,
+            key_prefix=settings.redis_key("rl:api:"),
+            sync_interval_s=settings.rate_limit_sync_interval_ms / 1000,
+        )
+        self.auth_limiter = AuthRateLimiter(
+            rate=settings.rate_limit_auth_per_second,
+            burst=settings.rate_limit_auth_burst,
+            redis_client=self.redis,
+            key_prefix=settings.redis_key("rl:auth:"),
+            timeout_s=settings.redis_timeout_ms / 1000,
+        )
+        self.passwords = PasswordHasher(
+            time_cost=settings.password_hash_time_cost,
+            memory_kib=settings.password_hash_memory_kib,
+            parallelism=settings.password_hash_parallelism,
+        )
+        self.tokens = TokenCodec(settings.jwt_secret.reveal(), settings.access_token_ttl_s)
+        self.csrf = Signer(settings.csrf_secret.reveal(), "csrf")
+        self.principals: LocalCache[uuid.UUID, Any] = LocalCache(
+            self.bus,
+            PRINCIPALS_TOPIC,
+            ttl_s=settings.auth_cache_ttl_s,
+            fallback_ttl_s=settings.auth_cache_fallback_ttl_s,
+            max_entries=100_000,
+        )
+        self.principals.key_from_text(uuid.UUID)
+        self.cursors = Signer(settings.cursor_secret.reveal(), "cursor")
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _pool_gauges(self) -> list[tuple[MetricSpec, tuple[str, ...], float]]:
+        in_use, idle, maximum = self.db.pool_usage()
+        return [(DB_POOL, ("in_use",), in_use), (DB_POOL, ("idle",), idle), (DB_POOL, ("max",), maximum)]
+
+    async def _flush_metrics_forever(self) -> None:
+        while True:
+            await asyncio.sleep(METRICS_FLUSH_S)
+            try:
+                self.metrics.write_snapshot()
+            except OSError as exc:
+                logger.warning("cannot write metrics snapshot: %s", exc)
+
+    def spawn(self, factory: Callable[[], Any], name: str) -> None:
+        self._tasks.append(asyncio.create_task(factory(), name=name))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: Litestar) -> AsyncIterator[None]:
+        await self.db.open()
+        await self.nats.start()
+        if self.settings.rate_limit_enabled:
+            await self.api_limiter.start()
+        if self.metrics.directory is not None:
+            self.spawn(self._flush_metrics_forever, "metrics-flush")
+        try:
+            yield
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            for task in self._tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await self.api_limiter.stop()
+            with contextlib.suppress(OSError):
+                self.metrics.write_snapshot()
+            await self.nats.close()
+            await self.redis.aclose()
+            await self.db.close()
+
+
+# --- dependencies for route handlers ---------------------------------------------------------------
+
+
+def runtime_of(request: Request[Any, Any, Any]) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def provide_runtime(request: Request[Any, Any, Any]) -> Runtime:
+    return runtime_of(request)
+
+
+async def provide_tx(request: Request[Any, Any, Any]) -> AsyncIterator[Connection]:
+    """A connection in a transaction for a write route: committed after the handler returns."""
+    async with runtime_of(request).db.transaction() as conn:
+        yield conn
+
+
+async def provide_conn(request: Request[Any, Any, Any]) -> AsyncIterator[Connection]:
+    """A connection without a transaction for a read route."""
+    async with runtime_of(request).db.connection() as conn:
+        yield conn

@@ -1,0 +1,10 @@
+-- Stored notifications.
+
+-- name: insert_notification
+-- One message per (event, template): a redelivered event adds nothing.
+INSERT INTO notifications (id, user_id, channel, template, recipient, subject, body, source_event_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (source_event_id, template) DO NOTHING;
+
+-- name: list_for_user
+SELECT * FROM notifications WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2;

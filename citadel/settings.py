@@ -1,0 +1,204 @@
+"""Configuration: ``CITADEL_*`` environment variables read once into a frozen ``Settings``.
+
+``Settings.from_env(mapping)`` is a pure function of the mapping it is given; nothing here reads
+the environment at import time. Every field ``x`` is set by ``CITADEL_X`` (upper case). Lists are
+comma-separated. Secrets are wrapped in ``Secret`` so that no repr, log line or error message
+ever shows them.
+"""
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import msgspec
+
+ENV_PREFIX = "CITADEL_"
+
+
+class Secret:
+    """A string that never shows itself in a repr or a log line."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class SettingsError(ValueError):
+    """One or more ``CITADEL_*`` variables are missing or malformed (all are listed)."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    # where it runs
+    env: Literal["development", "test", "production"] = "development"
+    # prefix of every Redis key and NATS stream, subject and consumer: isolates tenants and test runs
+    namespace: str = ""
+    data_dir: str = ".citadel"
+    storefront_url: str = "http://127.0.0.1:3000"
+
+    # PostgreSQL; the direct address (no PgBouncer) serves LISTEN, advisory locks and migrations
+    database_url: Secret
+    database_direct_url: Secret | None = None
+    database_pool_size: int = 16
+    worker_pool_size: int = 4
+    database_command_timeout_s: float = 30.0
+
+    redis_url: Secret
+    redis_timeout_ms: int = 250
+
+    nats_url: Secret
+    jetstream_replicas: int = 1
+    jetstream_duplicate_window_s: int = 1200
+    jetstream_max_age_days: int = 7
+
+    # secrets shared by every worker and replica
+    jwt_secret: Secret
+    csrf_secret: Secret
+    cursor_secret: Secret
+
+    # auth
+    access_token_ttl_s: int = 3600
+    refresh_token_ttl_s: int = 7 * 86400
+    password_reset_ttl_s: int = 3600
+    email_verification_ttl_s: int = 86400
+    email_verification_resend_s: int = 60
+    lockout_threshold: int = 5
+    lockout_window_s: int = 1800
+    lockout_duration_s: int = 900
+    password_hash_time_cost: int = 3
+    password_hash_memory_kib: int = 65536
+    password_hash_parallelism: int = 4
+    auth_cache_ttl_s: int = 600
+    auth_cache_fallback_ttl_s: int = 5
+    cookie_secure: bool | None = None
+    cookie_domain: str | None = None
+    cookie_samesite: Literal["lax", "strict", "none"] = "lax"
+
+    # HTTP edge
+    cors_origins: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
+    max_body_bytes: int = 1_048_576
+    bulk_max_body_bytes: int = 64 * 1_048_576
+    gzip_min_bytes: int = 1024
+    hsts_seconds: int | None = None
+
+    # rate limits (per client IP)
+    rate_limit_enabled: bool = True
+    rate_limit_api_per_second: int = 100
+    rate_limit_auth_per_second: int = 10
+    rate_limit_auth_burst: int = 10
+    rate_limit_sync_interval_ms: int = 100
+
+    # events
+    outbox_batch_size: int = 500
+    outbox_poll_interval_ms: int = 1000
+    outbox_retention_days: int = 7
+    consumer_max_attempts: int = 6
+    consumer_backoff_s: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0, 600.0)
+    consumer_batch_size: int = 32
+
+    # observability
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    access_log: bool = False
+    metrics_dir: str | None = None
+
+    # --- derived values ---------------------------------------------------------------------
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.cookie_secure if self.cookie_secure is not None else self.env == "production"
+
+    @property
+    def hsts(self) -> int:
+        return (
+            self.hsts_seconds
+            if self.hsts_seconds is not None
+            else (31_536_000 if self.env == "production" else 0)
+        )
+
+    @property
+    def direct_database_url(self) -> str:
+        return (self.database_direct_url or self.database_url).reveal()
+
+    def subject(self, name: str) -> str:
+        """A NATS subject in this namespace (``citadel.auth.x`` → ``<ns>.citadel.auth.x``)."""
+        return f"{self.namespace}.{name}" if self.namespace else name
+
+    def stream_name(self, domain: str) -> str:
+        base = f"CITADEL_{domain.upper()}"
+        return f"{self.namespace.upper()}_{base}" if self.namespace else base
+
+    def consumer_name(self, name: str) -> str:
+        return f"{self.namespace}_{name}" if self.namespace else name
+
+    def redis_key(self, key: str) -> str:
+        return f"{self.namespace}:citadel:{key}" if self.namespace else f"citadel:{key}"
+
+    # --- construction ----------------------------------------------------------------------
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> "Settings":
+        """Read every field from ``CITADEL_<FIELD>``; ``overrides`` win (used by tests and tools)."""
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        for field in msgspec.structs.fields(cls):
+            var = ENV_PREFIX + field.name.upper()
+            if field.name in overrides:
+                values[field.name] = overrides[field.name]
+                continue
+            raw = environ.get(var)
+            if raw is None or raw == "":
+                if field.required:
+                    problems.append(f"{var} is not set")
+                continue
+            try:
+                values[field.name] = _parse(raw, field.type)
+            except (msgspec.ValidationError, ValueError) as exc:
+                problems.append(f"{var}: {exc}")
+        if problems:
+            raise SettingsError("; ".join(problems))
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        problems: list[str] = []
+        if not self.namespace.replace("_", "").isalnum() and self.namespace:
+            problems.append("CITADEL_NAMESPACE may hold letters, digits and underscores only")
+        if self.database_pool_size < 1:
+            problems.append("CITADEL_DATABASE_POOL_SIZE must be at least 1")
+        if self.env == "production":
+            problems.extend(
+                f"CITADEL_{name.upper()} must hold at least 32 characters in production"
+                for name in ("jwt_secret", "csrf_secret", "cursor_secret")
+                if len(getattr(self, name).reveal()) < 32
+            )
+        if not self.consumer_backoff_s:
+            problems.append("CITADEL_CONSUMER_BACKOFF_S needs at least one delay")
+        if problems:
+            raise SettingsError("; ".join(problems))
+
+
+def _parse(raw: str, annotation: Any) -> Any:
+    """Convert one variable's text to its field's type (lists are comma-separated)."""
+    if annotation is Secret or annotation == Secret | None:
+        return Secret(raw)
+    origin = getattr(annotation, "__origin__", None)
+    if origin is tuple:
+        items = [item.strip() for item in raw.split(",") if item.strip()]
+        return msgspec.convert(items, annotation, strict=False)
+    return msgspec.convert(raw, annotation, strict=False)

@@ -1,0 +1,108 @@
+"""``/api/v1/me`` (the caller's profile and addresses) and ``/api/v1/users`` (administration)."""
+
+import uuid
+from typing import Annotated
+
+from litestar import Controller, delete, get, patch, post
+from litestar.params import Parameter
+
+from citadel.auth.guards import requires
+from citadel.auth.models import Principal
+from citadel.kit.db import Connection
+from citadel.kit.runtime import Runtime
+from citadel.users import service
+from citadel.users.models import (
+    Address,
+    AddressCreate,
+    AddressList,
+    AddressUpdate,
+    ProfileUpdate,
+    Role,
+    RoleChange,
+    User,
+    UserPage,
+    UserStatus,
+)
+
+PageSize = Annotated[int, Parameter(ge=1, le=100, description="Items per page (at most 100).")]
+
+
+class MeController(Controller):
+    path = "/api/v1/me"
+    tags = ["me"]
+    guards = [requires()]
+
+    @get("", operation_id="getMe", summary="The signed-in user")
+    async def me(self, conn: Connection, principal: Principal) -> User:
+        return User.of(await service.get_user(conn, principal.user_id))
+
+    @patch("", operation_id="updateMe", summary="Update the profile")
+    async def update_me(self, data: ProfileUpdate, tx: Connection, principal: Principal) -> User:
+        return await service.update_profile(tx, principal.user_id, data)
+
+    @get("/addresses", operation_id="listAddresses", summary="Saved addresses")
+    async def list_addresses(self, conn: Connection, principal: Principal) -> AddressList:
+        return AddressList(items=await service.list_addresses(conn, principal.user_id))
+
+    @post("/addresses", operation_id="createAddress", status_code=201, summary="Save an address")
+    async def create_address(self, data: AddressCreate, tx: Connection, principal: Principal) -> Address:
+        return await service.create_address(tx, principal.user_id, data)
+
+    @get("/addresses/{address_id:uuid}", operation_id="getAddress", summary="One saved address")
+    async def get_address(self, address_id: uuid.UUID, conn: Connection, principal: Principal) -> Address:
+        return await service.get_address(conn, principal.user_id, address_id)
+
+    @patch("/addresses/{address_id:uuid}", operation_id="updateAddress", summary="Change a saved address")
+    async def update_address(
+        self, address_id: uuid.UUID, data: AddressUpdate, tx: Connection, principal: Principal
+    ) -> Address:
+        return await service.update_address(tx, principal.user_id, address_id, data)
+
+    @delete("/addresses/{address_id:uuid}", operation_id="deleteAddress", summary="Delete a saved address")
+    async def delete_address(self, address_id: uuid.UUID, tx: Connection, principal: Principal) -> None:
+        await service.delete_address(tx, principal.user_id, address_id)
+
+
+class UsersAdminController(Controller):
+    path = "/api/v1/users"
+    tags = ["users (admin)"]
+    guards = [requires("admin")]
+
+    @get("", operation_id="listUsers", summary="Find users (newest first by default)")
+    async def list_users(
+        self,
+        conn: Connection,
+        runtime: Runtime,
+        q: Annotated[str | None, Parameter(max_length=200, description="Part of an e-mail or name")] = None,
+        role: Role | None = None,
+        status: UserStatus | None = None,
+        sort: Annotated[str | None, Parameter(description="newest, oldest or email")] = None,
+        cursor: Annotated[str | None, Parameter(max_length=1000)] = None,
+        limit: PageSize = 20,
+    ) -> UserPage:
+        return await service.list_users(
+            conn, runtime.cursors, q=q, role=role, status=status, sort=sort, cursor=cursor, limit=limit
+        )
+
+    @get("/{user_id:uuid}", operation_id="getUser", summary="One user")
+    async def get_user(self, user_id: uuid.UUID, conn: Connection) -> User:
+        return User.of(await service.get_user(conn, user_id))
+
+    @patch("/{user_id:uuid}/role", operation_id="changeUserRole", summary="Change a user's role")
+    async def change_role(
+        self, user_id: uuid.UUID, data: RoleChange, tx: Connection, principal: Principal
+    ) -> User:
+        return await service.change_role(tx, actor_id=principal.user_id, user_id=user_id, role=data.role)
+
+    @post(
+        "/{user_id:uuid}/deactivate",
+        operation_id="deactivateUser",
+        status_code=200,
+        summary="Deactivate an account (its sessions end at once)",
+    )
+    async def deactivate(self, user_id: uuid.UUID, tx: Connection, principal: Principal) -> User:
+        return await service.set_active(tx, actor_id=principal.user_id, user_id=user_id, active=False)
+
+    @post("/{user_id:uuid}/reactivate", operation_id="reactivateUser", status_code=200, summary="Reactivate")
+    async def reactivate(self, user_id: uuid.UUID, tx: Connection, principal: Principal) -> User:
+        return await service.set_active(tx, actor_id=principal.user_id, user_id=user_id, active=True)

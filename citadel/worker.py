@@ -1,0 +1,75 @@
+"""The background process: the outbox relay, the JetStream consumers and housekeeping.
+
+``citadel worker`` runs all three (``--no-relay`` leaves the relay to ``citadel relay``). Several
+workers may run at once: one relay leads while the others stand by, and consumers share their
+durable consumers' messages.
+"""
+
+import asyncio
+import contextlib
+import logging
+
+from citadel.auth import service as auth_service
+from citadel.kit.cache import InvalidationBus
+from citadel.kit.consumers import Consumer, ConsumerRunner, purge_processed
+from citadel.kit.db import Database
+from citadel.kit.messaging import NatsLink
+from citadel.kit.relay import OutboxRelay, purge_published
+from citadel.notifications.consumers import consumers as notification_consumers
+from citadel.settings import Settings
+
+logger = logging.getLogger("citadel.worker")
+
+HOUSEKEEPING_INTERVAL_S = 600.0
+
+
+def all_consumers(settings: Settings) -> list[Consumer]:
+    return [*notification_consumers(settings)]
+
+
+class Worker:
+    def __init__(self, settings: Settings, *, relay: bool = True, consumers: bool = True) -> None:
+        self.settings = settings
+        self.db = Database(
+            settings.database_url.reveal(),
+            direct_dsn=settings.direct_database_url,
+            pool_size=settings.worker_pool_size,
+            timeout=settings.database_command_timeout_s,
+        )
+        self.link = NatsLink(settings.nats_url.reveal(), name="citadel-worker")
+        self.db.broadcast = InvalidationBus(self.link, settings.subject("citadel.cache")).publish
+        self.relay = OutboxRelay(settings, self.db, self.link) if relay else None
+        self.runner = ConsumerRunner(settings, self.db, self.link) if consumers else None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.db.open()
+        await self.link.start()
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            if self.relay is not None:
+                tasks.append(asyncio.create_task(self.relay.run(stop), name="relay"))
+            if self.runner is not None:
+                tasks.extend(
+                    asyncio.create_task(self.runner.run(consumer, stop), name=consumer.name)
+                    for consumer in all_consumers(self.settings)
+                )
+                tasks.append(asyncio.create_task(self._housekeeping(stop), name="housekeeping"))
+            await stop.wait()
+        finally:
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
+                    await asyncio.wait_for(task, timeout=5.0)
+            await self.link.close()
+            await self.db.close()
+
+    async def _housekeeping(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                async with self.db.transaction() as conn:
+                    await auth_service.purge_expired(conn, self.settings)
+                    await purge_published(conn, self.settings.outbox_retention_days)
+                    await purge_processed(conn, self.settings.jetstream_max_age_days + 1)
+            except Exception:
+                logger.exception("housekeeping failed; trying again later")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), HOUSEKEEPING_INTERVAL_S)
