@@ -99,13 +99,13 @@ def cmd_seed(args: argparse.Namespace) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> None:
     settings = _settings()
-    worker = Worker(settings, relay=not args.no_relay, consumers=True)
+    worker = Worker(settings, relay=not args.no_relay)
     _run(_until_signalled(worker.run))
 
 
 def cmd_relay(_: argparse.Namespace) -> None:
     settings = _settings()
-    worker = Worker(settings, relay=True, consumers=False)
+    worker = Worker(settings, relay=True, consumers=[])
     _run(_until_signalled(worker.run))
 
 

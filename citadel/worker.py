@@ -28,7 +28,9 @@ def all_consumers(settings: Settings) -> list[Consumer]:
 
 
 class Worker:
-    def __init__(self, settings: Settings, *, relay: bool = True, consumers: bool = True) -> None:
+    def __init__(
+        self, settings: Settings, *, relay: bool = True, consumers: list[Consumer] | None = None
+    ) -> None:
         self.settings = settings
         self.db = Database(
             settings.database_url.reveal(),
@@ -39,7 +41,8 @@ class Worker:
         self.link = NatsLink(settings.nats_url.reveal(), name="citadel-worker")
         self.db.broadcast = InvalidationBus(self.link, settings.subject("citadel.cache")).publish
         self.relay = OutboxRelay(settings, self.db, self.link) if relay else None
-        self.runner = ConsumerRunner(settings, self.db, self.link) if consumers else None
+        self.consumers = all_consumers(settings) if consumers is None else consumers
+        self.runner = ConsumerRunner(settings, self.db, self.link) if self.consumers else None
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.db.open()
@@ -51,7 +54,7 @@ class Worker:
             if self.runner is not None:
                 tasks.extend(
                     asyncio.create_task(self.runner.run(consumer, stop), name=consumer.name)
-                    for consumer in all_consumers(self.settings)
+                    for consumer in self.consumers
                 )
                 tasks.append(asyncio.create_task(self._housekeeping(stop), name="housekeeping"))
             await stop.wait()

@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
@@ -144,3 +145,6 @@ def ensure_owner(principal: Principal, owner_id: uuid.UUID, *, admin_may: bool =
     if principal.user_id == owner_id or (admin_may and principal.role == "admin"):
         return
     raise NotFound()
+
+
+CurrentPrincipal = NamedDependency[Principal]

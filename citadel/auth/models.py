@@ -53,7 +53,7 @@ class ChangePasswordInput(Input):
     token_transport: TokenTransport = "bearer"
 
 
-class Session(Model, omit_defaults=True):
+class Session(Model):
     """A signed-in session. In cookie mode the tokens travel only as httpOnly cookies."""
 
     user: User

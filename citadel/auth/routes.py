@@ -6,12 +6,14 @@ from typing import Any
 
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import Cookie
+from litestar.params import JSONBody
 
 from citadel.auth import service
 from citadel.auth.guards import (
     ACCESS_COOKIE,
     CSRF_COOKIE,
     REFRESH_COOKIE,
+    CurrentPrincipal,
     check_csrf,
     csrf_token,
     requires,
@@ -21,7 +23,6 @@ from citadel.auth.models import (
     ForgotPasswordInput,
     IssuedSession,
     LoginInput,
-    Principal,
     RefreshInput,
     RegisterInput,
     ResetPasswordInput,
@@ -29,16 +30,15 @@ from citadel.auth.models import (
     TokenTransport,
     VerifyEmailInput,
 )
-from citadel.kit.db import Connection
 from citadel.kit.http import client_ip
-from citadel.kit.runtime import Runtime
+from citadel.kit.runtime import Conn, RuntimeDep
 from citadel.users.models import User
 
 AUTH_COOKIE_PATH = "/api/v1/auth"
 
 
 def _cookie(
-    runtime: Runtime, key: str, value: str, *, max_age: int, path: str, httponly: bool = True
+    runtime: RuntimeDep, key: str, value: str, *, max_age: int, path: str, httponly: bool = True
 ) -> Cookie:
     settings = runtime.settings
     return Cookie(
@@ -54,7 +54,7 @@ def _cookie(
 
 
 def session_response(
-    runtime: Runtime, user: User, issued: IssuedSession, transport: TokenTransport, status_code: int = 200
+    runtime: RuntimeDep, user: User, issued: IssuedSession, transport: TokenTransport, status_code: int = 200
 ) -> Response[Session]:
     """The session as a body (Bearer clients) or as httpOnly cookies plus a CSRF token (browsers)."""
     now = datetime.now(UTC)
@@ -88,7 +88,7 @@ def session_response(
     return Response(body, status_code=status_code, cookies=cookies, headers={"Cache-Control": "no-store"})
 
 
-def _cleared_cookies(runtime: Runtime) -> list[Cookie]:
+def _cleared_cookies(runtime: RuntimeDep) -> list[Cookie]:
     return [
         _cookie(runtime, ACCESS_COOKIE, "", max_age=0, path="/"),
         _cookie(runtime, REFRESH_COOKIE, "", max_age=0, path=AUTH_COOKIE_PATH),
@@ -108,7 +108,7 @@ class AuthController(Controller):
         "/register", operation_id="register", status_code=201, summary="Create a customer account and sign in"
     )
     async def register(
-        self, data: RegisterInput, tx: Connection, runtime: Runtime, request: Request[Any, Any, Any]
+        self, data: JSONBody[RegisterInput], tx: Conn, runtime: RuntimeDep, request: Request[Any, Any, Any]
     ) -> Response[Session]:
         user, issued = await service.register(
             tx,
@@ -123,7 +123,7 @@ class AuthController(Controller):
 
     @post("/login", operation_id="login", status_code=200, summary="Sign in with e-mail and password")
     async def login(
-        self, data: LoginInput, tx: Connection, runtime: Runtime, request: Request[Any, Any, Any]
+        self, data: JSONBody[LoginInput], tx: Conn, runtime: RuntimeDep, request: Request[Any, Any, Any]
     ) -> Response[Session]:
         user, issued = await service.login(
             tx,
@@ -138,10 +138,10 @@ class AuthController(Controller):
     @post("/refresh", operation_id="refresh", status_code=200, summary="Rotate the refresh token")
     async def refresh(
         self,
-        tx: Connection,
-        runtime: Runtime,
+        tx: Conn,
+        runtime: RuntimeDep,
         request: Request[Any, Any, Any],
-        data: RefreshInput | None = None,
+        data: JSONBody[RefreshInput | None] = None,
     ) -> Response[Session]:
         token = data.refresh_token if data is not None else None
         transport: TokenTransport = "bearer"
@@ -157,7 +157,7 @@ class AuthController(Controller):
         return session_response(runtime, user, issued, transport)
 
     @post("/logout", operation_id="logout", status_code=204, guards=[requires()], summary="End this session")
-    async def logout(self, tx: Connection, runtime: Runtime, principal: Principal) -> Response[None]:
+    async def logout(self, tx: Conn, runtime: RuntimeDep, principal: CurrentPrincipal) -> Response[None]:
         await service.logout(tx, user_id=principal.user_id, session_id=principal.session_id)
         return Response(None, status_code=204, cookies=_cleared_cookies(runtime))
 
@@ -168,7 +168,7 @@ class AuthController(Controller):
         guards=[requires()],
         summary="End every session of this account",
     )
-    async def logout_all(self, tx: Connection, runtime: Runtime, principal: Principal) -> Response[None]:
+    async def logout_all(self, tx: Conn, runtime: RuntimeDep, principal: CurrentPrincipal) -> Response[None]:
         await service.logout_everywhere(tx, user_id=principal.user_id)
         return Response(None, status_code=204, cookies=_cleared_cookies(runtime))
 
@@ -178,7 +178,9 @@ class AuthController(Controller):
         status_code=202,
         summary="E-mail a password reset link (the answer is the same for unknown addresses)",
     )
-    async def forgot_password(self, data: ForgotPasswordInput, tx: Connection, runtime: Runtime) -> None:
+    async def forgot_password(
+        self, data: JSONBody[ForgotPasswordInput], tx: Conn, runtime: RuntimeDep
+    ) -> None:
         await service.request_password_reset(tx, runtime, email=data.email)
 
     @post(
@@ -187,11 +189,11 @@ class AuthController(Controller):
         status_code=204,
         summary="Set a new password from a link",
     )
-    async def reset_password(self, data: ResetPasswordInput, tx: Connection, runtime: Runtime) -> None:
+    async def reset_password(self, data: JSONBody[ResetPasswordInput], tx: Conn, runtime: RuntimeDep) -> None:
         await service.reset_password(tx, runtime, token=data.token, new_password=data.new_password)
 
     @post("/email/verify", operation_id="verifyEmail", status_code=200, summary="Confirm an e-mail address")
-    async def verify_email(self, data: VerifyEmailInput, tx: Connection) -> User:
+    async def verify_email(self, data: JSONBody[VerifyEmailInput], tx: Conn) -> User:
         return await service.verify_email(tx, token=data.token)
 
     @post(
@@ -201,7 +203,7 @@ class AuthController(Controller):
         guards=[requires()],
         summary="Send the verification e-mail again",
     )
-    async def resend_verification(self, tx: Connection, runtime: Runtime, principal: Principal) -> None:
+    async def resend_verification(self, tx: Conn, runtime: RuntimeDep, principal: CurrentPrincipal) -> None:
         await service.resend_verification(tx, runtime, user_id=principal.user_id)
 
 
@@ -213,10 +215,10 @@ class PasswordController(Controller):
     @post("", operation_id="changePassword", status_code=200, summary="Change password; other sessions end")
     async def change_password(
         self,
-        data: ChangePasswordInput,
-        tx: Connection,
-        runtime: Runtime,
-        principal: Principal,
+        data: JSONBody[ChangePasswordInput],
+        tx: Conn,
+        runtime: RuntimeDep,
+        principal: CurrentPrincipal,
         request: Request[Any, Any, Any],
     ) -> Response[Session]:
         user, issued = await service.change_password(

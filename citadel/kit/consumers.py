@@ -61,7 +61,7 @@ class ConsumerRunner:
             filter_subject=self.settings.subject(f"citadel.{consumer.domain}.>"),
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
-            ack_wait=30.0,
+            ack_wait=self.settings.consumer_ack_wait_s,
             max_deliver=-1,  # attempts are counted and bounded here, so nothing is dropped unparked
             max_ack_pending=1000,
         )

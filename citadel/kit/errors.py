@@ -36,7 +36,7 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:citadel:problem:"
 
 
-class FieldError(Model, omit_defaults=True):
+class FieldError(Model):
     """One field at fault: where it is (camelCase, as sent), what is wrong, and a stable code."""
 
     field: str

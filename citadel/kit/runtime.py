@@ -15,6 +15,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from litestar import Litestar, Request
+from litestar.di import NamedDependency
 
 from citadel.kit.cache import PRINCIPALS_TOPIC, InvalidationBus, LocalCache
 from citadel.kit.db import Connection, Database
@@ -119,6 +120,10 @@ class Runtime:
 
 
 # --- dependencies for route handlers ---------------------------------------------------------------
+# Handlers declare ``conn: Conn`` (a read connection), ``tx: Conn`` (a connection in a transaction)
+# and ``runtime: RuntimeDep``; the parameter name picks the provider registered in ``app.py``.
+
+Conn = NamedDependency[Connection]
 
 
 def runtime_of(request: Request[Any, Any, Any]) -> Runtime:
@@ -140,3 +145,6 @@ async def provide_conn(request: Request[Any, Any, Any]) -> AsyncIterator[Connect
     """A connection without a transaction for a read route."""
     async with runtime_of(request).db.connection() as conn:
         yield conn
+
+
+RuntimeDep = NamedDependency[Runtime]

@@ -3,7 +3,7 @@
 from litestar import Controller, Response, get
 
 from citadel import __version__
-from citadel.kit.runtime import Runtime
+from citadel.kit.runtime import RuntimeDep
 from citadel.system import service
 from citadel.system.models import Health, Info, Readiness
 
@@ -19,7 +19,7 @@ class SystemController(Controller):
         return Health(status="ok")
 
     @get("/readyz", operation_id="readiness", summary="PostgreSQL, Redis and NATS are reachable")
-    async def readyz(self, runtime: Runtime) -> Response[Readiness]:
+    async def readyz(self, runtime: RuntimeDep) -> Response[Readiness]:
         result = await service.readiness(runtime)
         return Response(result, status_code=200 if result.status == "ready" else 503)
 
@@ -29,7 +29,7 @@ class SystemController(Controller):
         summary="Prometheus metrics of every worker",
         media_type="text/plain",
     )
-    async def metrics(self, runtime: Runtime) -> Response[bytes]:
+    async def metrics(self, runtime: RuntimeDep) -> Response[bytes]:
         return Response(runtime.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @get("/api/v1/info", operation_id="info", summary="Service name and versions")

@@ -4,12 +4,10 @@ import uuid
 from typing import Annotated
 
 from litestar import Controller, delete, get, patch, post
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
-from citadel.auth.guards import requires
-from citadel.auth.models import Principal
-from citadel.kit.db import Connection
-from citadel.kit.runtime import Runtime
+from citadel.auth.guards import CurrentPrincipal, requires
+from citadel.kit.runtime import Conn, RuntimeDep
 from citadel.users import service
 from citadel.users.models import (
     Address,
@@ -24,7 +22,7 @@ from citadel.users.models import (
     UserStatus,
 )
 
-PageSize = Annotated[int, Parameter(ge=1, le=100, description="Items per page (at most 100).")]
+PageSize = Annotated[int, QueryParameter(ge=1, le=100, description="Items per page (at most 100).")]
 
 
 class MeController(Controller):
@@ -33,33 +31,43 @@ class MeController(Controller):
     guards = [requires()]
 
     @get("", operation_id="getMe", summary="The signed-in user")
-    async def me(self, conn: Connection, principal: Principal) -> User:
+    async def me(self, conn: Conn, principal: CurrentPrincipal) -> User:
         return User.of(await service.get_user(conn, principal.user_id))
 
     @patch("", operation_id="updateMe", summary="Update the profile")
-    async def update_me(self, data: ProfileUpdate, tx: Connection, principal: Principal) -> User:
+    async def update_me(self, data: JSONBody[ProfileUpdate], tx: Conn, principal: CurrentPrincipal) -> User:
         return await service.update_profile(tx, principal.user_id, data)
 
     @get("/addresses", operation_id="listAddresses", summary="Saved addresses")
-    async def list_addresses(self, conn: Connection, principal: Principal) -> AddressList:
+    async def list_addresses(self, conn: Conn, principal: CurrentPrincipal) -> AddressList:
         return AddressList(items=await service.list_addresses(conn, principal.user_id))
 
     @post("/addresses", operation_id="createAddress", status_code=201, summary="Save an address")
-    async def create_address(self, data: AddressCreate, tx: Connection, principal: Principal) -> Address:
+    async def create_address(
+        self, data: JSONBody[AddressCreate], tx: Conn, principal: CurrentPrincipal
+    ) -> Address:
         return await service.create_address(tx, principal.user_id, data)
 
     @get("/addresses/{address_id:uuid}", operation_id="getAddress", summary="One saved address")
-    async def get_address(self, address_id: uuid.UUID, conn: Connection, principal: Principal) -> Address:
+    async def get_address(
+        self, address_id: FromPath[uuid.UUID], conn: Conn, principal: CurrentPrincipal
+    ) -> Address:
         return await service.get_address(conn, principal.user_id, address_id)
 
     @patch("/addresses/{address_id:uuid}", operation_id="updateAddress", summary="Change a saved address")
     async def update_address(
-        self, address_id: uuid.UUID, data: AddressUpdate, tx: Connection, principal: Principal
+        self,
+        address_id: FromPath[uuid.UUID],
+        data: JSONBody[AddressUpdate],
+        tx: Conn,
+        principal: CurrentPrincipal,
     ) -> Address:
         return await service.update_address(tx, principal.user_id, address_id, data)
 
     @delete("/addresses/{address_id:uuid}", operation_id="deleteAddress", summary="Delete a saved address")
-    async def delete_address(self, address_id: uuid.UUID, tx: Connection, principal: Principal) -> None:
+    async def delete_address(
+        self, address_id: FromPath[uuid.UUID], tx: Conn, principal: CurrentPrincipal
+    ) -> None:
         await service.delete_address(tx, principal.user_id, address_id)
 
 
@@ -71,13 +79,15 @@ class UsersAdminController(Controller):
     @get("", operation_id="listUsers", summary="Find users (newest first by default)")
     async def list_users(
         self,
-        conn: Connection,
-        runtime: Runtime,
-        q: Annotated[str | None, Parameter(max_length=200, description="Part of an e-mail or name")] = None,
-        role: Role | None = None,
-        status: UserStatus | None = None,
-        sort: Annotated[str | None, Parameter(description="newest, oldest or email")] = None,
-        cursor: Annotated[str | None, Parameter(max_length=1000)] = None,
+        conn: Conn,
+        runtime: RuntimeDep,
+        q: Annotated[
+            str | None, QueryParameter(max_length=200, description="Part of an e-mail or name")
+        ] = None,
+        role: Annotated[Role | None, QueryParameter()] = None,
+        status: Annotated[UserStatus | None, QueryParameter()] = None,
+        sort: Annotated[str | None, QueryParameter(description="newest, oldest or email")] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=1000)] = None,
         limit: PageSize = 20,
     ) -> UserPage:
         return await service.list_users(
@@ -85,12 +95,12 @@ class UsersAdminController(Controller):
         )
 
     @get("/{user_id:uuid}", operation_id="getUser", summary="One user")
-    async def get_user(self, user_id: uuid.UUID, conn: Connection) -> User:
+    async def get_user(self, user_id: FromPath[uuid.UUID], conn: Conn) -> User:
         return User.of(await service.get_user(conn, user_id))
 
     @patch("/{user_id:uuid}/role", operation_id="changeUserRole", summary="Change a user's role")
     async def change_role(
-        self, user_id: uuid.UUID, data: RoleChange, tx: Connection, principal: Principal
+        self, user_id: FromPath[uuid.UUID], data: JSONBody[RoleChange], tx: Conn, principal: CurrentPrincipal
     ) -> User:
         return await service.change_role(tx, actor_id=principal.user_id, user_id=user_id, role=data.role)
 
@@ -100,9 +110,9 @@ class UsersAdminController(Controller):
         status_code=200,
         summary="Deactivate an account (its sessions end at once)",
     )
-    async def deactivate(self, user_id: uuid.UUID, tx: Connection, principal: Principal) -> User:
+    async def deactivate(self, user_id: FromPath[uuid.UUID], tx: Conn, principal: CurrentPrincipal) -> User:
         return await service.set_active(tx, actor_id=principal.user_id, user_id=user_id, active=False)
 
     @post("/{user_id:uuid}/reactivate", operation_id="reactivateUser", status_code=200, summary="Reactivate")
-    async def reactivate(self, user_id: uuid.UUID, tx: Connection, principal: Principal) -> User:
+    async def reactivate(self, user_id: FromPath[uuid.UUID], tx: Conn, principal: CurrentPrincipal) -> User:
         return await service.set_active(tx, actor_id=principal.user_id, user_id=user_id, active=True)
