@@ -7,7 +7,6 @@ dependencies (connections, the runtime, the principal) and the error handlers.
 import os
 
 from litestar import Litestar
-from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -48,7 +47,6 @@ def create_app(settings: Settings) -> Litestar:
         lifespan=[runtime.lifespan],
         state=State({"runtime": runtime}),
         request_max_body_size=settings.max_body_bytes,
-        compression_config=CompressionConfig(backend="gzip", minimum_size=settings.gzip_min_bytes),
         cors_config=(
             CORSConfig(
                 allow_origins=list(settings.cors_origins),

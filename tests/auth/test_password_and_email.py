@@ -170,8 +170,11 @@ async def test_change_password_needs_the_current_one(client: AppClient) -> None:
     )
     assert response.status_code == 422
     assert response.json()["errors"][0] == {
-        "field": "currentPassword", "message": "Wrong password", "code": "wrong_current_password", "source": "body"
-    }  # fmt: skip
+        "field": "currentPassword",
+        "message": "Wrong password",
+        "code": "wrong_current_password",
+        "source": "body",
+    }
     assert (await client.get("/api/v1/me", headers=account.headers)).status_code == 200
 
 

@@ -167,8 +167,9 @@ async def test_failures_outside_the_window_do_not_count_and_a_success_resets(cli
     account = await register(client)
     async with client.runtime.db.transaction() as conn:
         await conn.execute(
-            "INSERT INTO login_throttle (email, recent_failures) VALUES ($1, ARRAY[now() - interval '31 minutes',"
-            " now() - interval '40 minutes', now() - interval '50 minutes', now() - interval '59 minutes'])",
+            "INSERT INTO login_throttle (email, recent_failures) VALUES ($1, ARRAY["
+            "now() - interval '31 minutes', now() - interval '40 minutes',"
+            " now() - interval '50 minutes', now() - interval '59 minutes'])",
             account.email,
         )
     assert [await _fail_login(client, account.email) for _ in range(4)] == [401] * 4

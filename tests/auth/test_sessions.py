@@ -26,7 +26,7 @@ async def test_refresh_rotates_the_pair(client: AppClient) -> None:
     assert body["refreshToken"] != account.refresh_token
     assert body["accessToken"] != account.access_token
     assert (await client.get("/api/v1/me", headers=bearer(body["accessToken"]))).status_code == 200
-    status, again = await _refresh(client, body["refreshToken"])
+    status, _again = await _refresh(client, body["refreshToken"])
     assert status == 200
 
 

@@ -1,0 +1,1 @@
+"""Citadel's benchmarks: real HTTP load on real servers, judged against ceilings measured in the same run."""

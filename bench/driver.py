@@ -1,0 +1,222 @@
+"""Running servers and wrk, and keeping what they measured.
+
+A run takes an exclusive lock (other benchmarks on a shared machine wait), starts each server
+with Granian exactly as production does, warms it up, measures it with wrk, samples the server's
+CPU time, stops it, and appends one JSON line per measurement to the results store.
+"""
+
+import fcntl
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS = BENCH_DIR / "results" / "results.jsonl"
+LOCK = Path(os.environ.get("TMPDIR", "/tmp")) / "bench.lock"
+
+
+@dataclass(frozen=True)
+class Server:
+    """A Granian server: an import target and how to serve it."""
+
+    target: str
+    interface: str = "asgi"
+    workers: int = 2
+    factory: bool = False
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    def command(self, port: int) -> list[str]:
+        command = [
+            sys.executable, "-m", "granian", "--interface", self.interface, "--host", "127.0.0.1",
+            "--port", str(port), "--workers", str(self.workers), "--loop", "uvloop", "--http", "1",
+            "--backpressure", "32", "--no-access-log", "--log-level", "warning",
+        ]  # fmt: skip
+        if self.factory:
+            command.append("--factory")
+        return [*command, self.target]
+
+
+@dataclass(frozen=True)
+class Load:
+    threads: int = 1
+    connections: int = 64
+    duration_s: float = 10.0
+    warmup_s: float = 2.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def exclusive() -> Iterator[None]:
+    """Hold the machine-wide benchmark lock for the duration of a run."""
+    LOCK.touch(exist_ok=True)
+    with LOCK.open("r+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def running(server: Server, ready_path: str) -> Iterator[tuple[str, psutil.Process]]:
+    port = free_port()
+    env = {**os.environ, **server.env}
+    proc = subprocess.Popen(server.command(port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(base + ready_path, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                _, err = proc.communicate(timeout=5)
+                raise RuntimeError(f"{server.target} did not start: {err.decode()[-2000:]}")
+            time.sleep(0.1)
+        yield base, psutil.Process(proc.pid)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _tree_cpu_seconds(root: psutil.Process) -> float:
+    total = 0.0
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def wrk(base: str, paths: list[str], load: Load, duration_s: float) -> dict[str, Any]:
+    binary = shutil.which("wrk")
+    if binary is None:
+        raise RuntimeError("wrk is not installed (Debian: apt-get install wrk)")
+    seconds = max(1, round(duration_s))  # wrk takes whole seconds
+    command = [
+        binary, f"-t{load.threads}", f"-c{load.connections}", f"-d{seconds}s", "--timeout", "5s",
+        "-s", str(BENCH_DIR / "wrk_report.lua"), base,
+    ]  # fmt: skip
+    env = {**os.environ, "WRK_PATHS": ",".join(paths)}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    match = re.search(r"^WRK_JSON (.*)$", result.stdout, re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"wrk printed no results: {result.stdout}{result.stderr}")
+    raw: dict[str, Any] = json.loads(match.group(1))
+    return raw
+
+
+def measure(
+    case: str, server: Server, paths: list[str], load: Load, *, ready_path: str = "/healthz"
+) -> dict[str, Any]:
+    """Serve, check one answer, warm up, measure; one result record."""
+    with running(server, ready_path) as (base, proc):
+        check = httpx.get(base + paths[0], timeout=5)
+        if check.status_code != 200:
+            raise RuntimeError(f"{case}: {paths[0]} answered {check.status_code}: {check.text[:300]}")
+        if load.warmup_s:
+            wrk(base, paths, load, load.warmup_s)
+        cpu_before = _tree_cpu_seconds(proc)
+        raw = wrk(base, paths, load, load.duration_s)
+        cpu_used = _tree_cpu_seconds(proc) - cpu_before
+    seconds = raw["duration_us"] / 1e6
+    errors = {k: raw[k] for k in ("connect", "read", "write", "status", "timeout")}
+    return {
+        "case": case,
+        "server": {"target": server.target, "interface": server.interface, "workers": server.workers},
+        "tool": "wrk",
+        "load": {"threads": load.threads, "connections": load.connections, "duration_s": load.duration_s},
+        "requests": raw["requests"],
+        "rps": round(raw["requests"] / seconds, 1),
+        "latency_ms": {
+            "p50": raw["p50_us"] / 1000,
+            "p90": raw["p90_us"] / 1000,
+            "p95": raw["p95_us"] / 1000,
+            "p99": raw["p99_us"] / 1000,
+            "max": raw["max_us"] / 1000,
+        },
+        "errors": errors,
+        "error_count": sum(errors.values()),
+        "server_cpu_us_per_request": round(cpu_used / max(1, raw["requests"]) * 1e6, 1),
+    }
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    versions = {}
+    for package in ("granian", "litestar", "msgspec", "asyncpg", "uvloop"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "load_1m": round(os.getloadavg()[0], 2),
+        "versions": versions,
+    }
+
+
+def git_commit() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=BENCH_DIR, capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+    }
+
+
+def record(results: list[dict[str, Any]], store: Path = RESULTS, **extra: Any) -> None:
+    """Append results to the store, each with the date, commit and machine facts."""
+    store.parent.mkdir(parents=True, exist_ok=True)
+    stamp = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        **git_commit(),
+        "machine": machine(),
+        **extra,
+    }
+    with store.open("a") as out:
+        for result in results:
+            out.write(json.dumps({**stamp, **result}, sort_keys=True) + "\n")

@@ -1,0 +1,77 @@
+"""Pool hygiene: no reset query, and no session state ever left on a pooled connection."""
+
+import pytest
+
+from citadel.kit.errors import CitadelError
+from tests.fixtures.app import AppClient
+from tests.fixtures.factories import register
+
+
+class _KeptFailure(CitadelError):
+    keeps_changes = True
+
+
+async def test_pooled_connections_send_no_reset_query(client: AppClient) -> None:
+    async with client.runtime.db.connection() as conn:
+        assert conn.get_reset_query() == ""
+
+
+async def test_requests_leave_no_session_state_on_pooled_connections(client: AppClient) -> None:
+    account = await register(client)
+    for _ in range(3):
+        await client.get("/api/v1/me", headers=account.headers)
+        await client.patch("/api/v1/me", json={"name": "Tidy"}, headers=account.headers)
+        await client.post("/api/v1/auth/login", json={"email": account.email, "password": "wrong-one-1"})
+    pool = client.runtime.db.pool
+    connections = [await pool.acquire() for _ in range(pool.get_max_size())]
+    try:
+        for conn in connections:
+            state = await conn.fetchrow(
+                "SELECT (SELECT count(*) FROM pg_listening_channels()) AS listening,"
+                " (SELECT count(*) FROM pg_locks"
+                "  WHERE locktype = 'advisory' AND pid = pg_backend_pid()) AS locks,"
+                " current_setting('application_name') AS app, pg_current_xact_id_if_assigned() AS xact"
+            )
+            assert (state["listening"], state["locks"], state["app"], state["xact"]) == (
+                0,
+                0,
+                "citadel",
+                None,
+            )
+            assert not conn.is_in_transaction()
+    finally:
+        for conn in connections:
+            await pool.release(conn)
+
+
+async def test_a_transaction_rolls_back_on_error_and_keeps_what_an_error_says_to_keep(
+    client: AppClient,
+) -> None:
+    db = client.runtime.db
+    async with db.transaction() as conn:
+        await conn.execute("CREATE TABLE IF NOT EXISTS tx_probe (note text)")
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO tx_probe VALUES ('rolled back')")
+            raise RuntimeError
+    with pytest.raises(_KeptFailure):
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO tx_probe VALUES ('kept')")
+            raise _KeptFailure()
+    async with db.connection() as conn:
+        assert [r["note"] for r in await conn.fetch("SELECT note FROM tx_probe")] == ["kept"]
+
+
+async def test_invalidations_are_broadcast_only_after_commit(client: AppClient) -> None:
+    seen: list[str] = []
+    client.runtime.bus.subscribe("probe", seen.append, on_outage=lambda: None)
+    db = client.runtime.db
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as conn:
+            conn.invalidate_after_commit("probe", "rolled-back")
+            raise RuntimeError
+    async with db.transaction() as conn:
+        conn.invalidate_after_commit("probe", "committed")
+        assert seen == []
+    assert seen[0] == "committed"
+    assert "rolled-back" not in seen

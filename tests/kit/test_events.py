@@ -1,0 +1,294 @@
+"""Outbox, relay and consumers against real PostgreSQL and NATS JetStream.
+
+The failure tests run on a database of their own and a NATS server of their own, which they
+stop and start.
+"""
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import asyncpg
+import msgspec
+import nats
+import pytest
+
+from citadel.kit.consumers import Consumer
+from citadel.kit.db import Connection, Database
+from citadel.kit.events import Envelope, emit, ensure_streams, subject_of
+from citadel.kit.messaging import NatsLink
+from citadel.kit.relay import OutboxRelay
+from citadel.settings import Secret
+from citadel.users.models import UserRoleChanged
+from tests.fixtures.app import eventually, isolated_settings, running_worker
+from tests.fixtures.servers import PrivateServer, Servers
+
+
+def _event(user_id: uuid.UUID, n: int = 0) -> UserRoleChanged:
+    roles = ("customer", "vendor", "admin")
+    return UserRoleChanged(
+        user_id=user_id, old_role=roles[n % 3], new_role=roles[(n + 1) % 3], changed_by=user_id
+    )
+
+
+@pytest.fixture
+async def db(fresh_database_url: str) -> AsyncIterator[Database]:
+    database = Database(fresh_database_url, pool_size=4)
+    await database.open()
+    async with database.transaction() as conn:
+        await conn.execute("CREATE TABLE consumer_effects (event_id uuid NOT NULL, sequence bigint NOT NULL)")
+    yield database
+    await database.close()
+
+
+async def _emit(db: Database, count: int, aggregate: uuid.UUID | None = None) -> list[uuid.UUID]:
+    ids = []
+    async with db.transaction() as conn:
+        for n in range(count):
+            target = aggregate or uuid.uuid4()
+            ids.append(await emit(conn, _event(target, n), aggregate_id=target))
+    return ids
+
+
+def _effects_consumer(name: str = "test-effects", fail_times: int = 0) -> tuple[Consumer, Counter[uuid.UUID]]:
+    calls: Counter[uuid.UUID] = Counter()
+
+    async def handler(conn: Connection, event: UserRoleChanged, envelope: Envelope) -> None:
+        calls[envelope.id] += 1
+        if calls[envelope.id] <= fail_times:
+            raise RuntimeError("transient failure")
+        await conn.execute(
+            "INSERT INTO consumer_effects (event_id, sequence) VALUES ($1, $2)",
+            envelope.id,
+            envelope.sequence,
+        )
+
+    return Consumer(name=name, domain="users", handlers={"users.role_changed": handler}), calls
+
+
+async def _effects(db: Database) -> Counter[uuid.UUID]:
+    async with db.connection() as conn:
+        return Counter(r["event_id"] for r in await conn.fetch("SELECT event_id FROM consumer_effects"))
+
+
+async def test_events_commit_with_their_change_or_not_at_all(db: Database) -> None:
+    aggregate = uuid.uuid4()
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as conn:
+            await emit(conn, _event(aggregate), aggregate_id=aggregate)
+            raise RuntimeError("the change failed")
+    await _emit(db, 3, aggregate)
+    async with db.connection() as conn:
+        rows = await conn.fetch("SELECT aggregate_sequence, event_type, data FROM outbox ORDER BY seq")
+    assert [r["aggregate_sequence"] for r in rows] == [1, 2, 3]
+    assert {r["event_type"] for r in rows} == {"users.role_changed"}
+    assert rows[0]["data"]["userId"] == str(aggregate)
+
+
+async def test_relay_publishes_envelopes_with_their_id_as_message_id(
+    servers: Servers, fresh_database_url: str, db: Database
+) -> None:
+    settings = isolated_settings(servers, fresh_database_url)
+    aggregate = uuid.uuid4()
+    ids = await _emit(db, 2, aggregate)
+    nc = await nats.connect(servers.nats_url)
+    try:
+        js = nc.jetstream()
+        await ensure_streams(js, settings)
+        sub = await js.subscribe(subject_of(settings, "users.role_changed"), ordered_consumer=True)
+        async with running_worker(settings, consumers=[]):
+            messages = [await sub.next_msg(timeout=10) for _ in range(2)]
+        envelopes = [msgspec.json.decode(m.data, type=Envelope) for m in messages if m.headers]
+        mine = [e for e in envelopes if e.aggregate_id == str(aggregate)]
+        assert [e.id for e in mine] == ids
+        assert [e.sequence for e in mine] == [1, 2]
+        assert all(
+            m.headers and m.headers["Nats-Msg-Id"] == str(e.id)
+            for m, e in zip(messages, envelopes, strict=True)
+        )
+        assert msgspec.json.decode(mine[0].data)["newRole"] == "vendor"
+        # the stream drops a republished duplicate inside its window
+        info = await js.stream_info(settings.stream_name("users"))
+        ack = await js.publish(messages[0].subject, messages[0].data, headers={"Nats-Msg-Id": str(ids[0])})
+        assert ack.duplicate is True
+        assert (await js.stream_info(settings.stream_name("users"))).state.messages == info.state.messages
+    finally:
+        await nc.close()
+    async with db.connection() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+
+
+async def test_nats_outage_loses_nothing_and_duplicates_nothing(
+    servers: Servers, fresh_database_url: str, db: Database, private_nats: PrivateServer
+) -> None:
+    settings = isolated_settings(
+        servers, fresh_database_url, nats_url=Secret(f"nats://127.0.0.1:{private_nats.port}")
+    )
+    consumer, _calls = _effects_consumer()
+    async with running_worker(settings, consumers=[consumer]) as worker:
+        before = await _emit(db, 40)
+        await eventually(lambda: _has_all(db, before), timeout=20)
+
+        private_nats.stop()
+        during = await _emit(db, 40)  # writes succeed while NATS is down: events wait in the outbox
+        await asyncio.sleep(0.5)
+        async with db.connection() as conn:
+            assert await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 40
+
+        private_nats.start()
+        await eventually(lambda: _has_all(db, before + during), timeout=30)
+        assert worker.relay is not None and worker.relay.published_total == 80
+    effects = await _effects(db)
+    assert set(effects) == set(before + during)
+    assert max(effects.values()) == 1  # no event took effect twice
+    async with db.connection() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM processed_events") == 80
+        assert await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+
+
+async def test_redelivered_events_take_effect_once(
+    servers: Servers, fresh_database_url: str, db: Database
+) -> None:
+    settings = isolated_settings(servers, fresh_database_url)
+    consumer, _calls = _effects_consumer(name="test-redelivery")
+    ids = await _emit(db, 5)
+    async with running_worker(settings, consumers=[consumer]) as worker:
+        await eventually(lambda: _has_all(db, ids))
+        assert worker.runner is not None
+        # deliver every stored message again, as JetStream does after a lost ack
+        link = worker.link
+        js = link.jetstream()
+        sub = await js.subscribe(subject_of(settings, "users.>"), ordered_consumer=True)
+        for _ in ids:
+            message = await sub.next_msg(timeout=5)
+            await worker.runner.process(consumer, _Redelivery(message))
+    effects = await _effects(db)
+    assert all(effects[i] == 1 for i in ids)
+
+
+class _Redelivery:
+    """A stored message handed to the consumer a second time (ack bookkeeping is ignored)."""
+
+    def __init__(self, message: object) -> None:
+        self.data = message.data  # type: ignore[attr-defined]
+        self.subject = message.subject  # type: ignore[attr-defined]
+        self.metadata = msgspec.structs.replace(_META, num_delivered=2)
+
+    async def ack(self) -> None:
+        return None
+
+
+class _Meta(msgspec.Struct):
+    num_delivered: int
+
+
+_META = _Meta(num_delivered=1)
+
+
+async def test_failures_are_retried_with_backoff_then_succeed(
+    servers: Servers, fresh_database_url: str, db: Database
+) -> None:
+    settings = isolated_settings(servers, fresh_database_url)
+    consumer, calls = _effects_consumer(name="test-retry", fail_times=2)
+    ids = await _emit(db, 3)
+    async with running_worker(settings, consumers=[consumer]):
+        await eventually(lambda: _has_all(db, ids), timeout=20)
+    assert all(calls[i] == 3 for i in ids)
+    assert max((await _effects(db)).values()) == 1
+
+
+async def test_poison_events_are_parked_after_the_last_attempt(
+    servers: Servers, fresh_database_url: str, db: Database
+) -> None:
+    settings = isolated_settings(servers, fresh_database_url)
+    consumer, calls = _effects_consumer(name="test-poison", fail_times=99)
+    ids = await _emit(db, 2)
+
+    async def parked() -> list[asyncpg.Record]:
+        async with db.connection() as conn:
+            rows = await conn.fetch("SELECT * FROM parked_events WHERE consumer LIKE '%test-poison'")
+        return rows if len(rows) == 2 else []
+
+    async with running_worker(settings, consumers=[consumer]):
+        rows = await eventually(parked, timeout=20)
+    assert {r["event_id"] for r in rows} == set(ids)
+    assert all(r["attempts"] == settings.consumer_max_attempts for r in rows)
+    assert all("transient failure" in r["error"] for r in rows)
+    assert all(calls[i] == settings.consumer_max_attempts for i in ids)
+    assert await _effects(db) == Counter()
+
+
+async def test_undecodable_messages_are_parked_at_once(
+    servers: Servers, fresh_database_url: str, db: Database
+) -> None:
+    settings = isolated_settings(servers, fresh_database_url)
+    consumer, _ = _effects_consumer(name="test-garbage")
+    nc = await nats.connect(servers.nats_url)
+    try:
+        js = nc.jetstream()
+        await ensure_streams(js, settings)
+        async with running_worker(settings, consumers=[consumer]):
+            await js.publish(
+                subject_of(settings, "users.role_changed"),
+                b"{not json",
+                headers={"Nats-Msg-Id": str(uuid.uuid4())},
+            )
+
+            async def parked() -> int:
+                async with db.connection() as conn:
+                    return int(
+                        await conn.fetchval(
+                            "SELECT count(*) FROM parked_events WHERE consumer LIKE '%test-garbage'"
+                        )
+                    )
+
+            assert await eventually(parked) == 1
+    finally:
+        await nc.close()
+
+
+async def test_one_relay_leads_and_a_standby_takes_over(
+    servers: Servers, fresh_database_url: str, db: Database
+) -> None:
+    settings = isolated_settings(servers, fresh_database_url)
+    links = [NatsLink(servers.nats_url, name=f"relay-{n}") for n in range(2)]
+    relays = [OutboxRelay(settings, db, link) for link in links]
+    stops = [asyncio.Event(), asyncio.Event()]
+    for link in links:
+        await link.start()
+    tasks = [asyncio.create_task(relay.run(stop)) for relay, stop in zip(relays, stops, strict=True)]
+    try:
+        await eventually(lambda: _async(any(r.is_leader for r in relays)))
+        await asyncio.sleep(0.5)
+        assert sum(r.is_leader for r in relays) == 1
+        leader = next(n for n, r in enumerate(relays) if r.is_leader)
+        stops[leader].set()
+        await tasks[leader]
+        standby = relays[1 - leader]
+        await eventually(lambda: _async(standby.is_leader), timeout=10)
+        ids = await _emit(db, 3)
+
+        async def published() -> bool:
+            async with db.connection() as conn:
+                return bool(
+                    await conn.fetchval(
+                        "SELECT bool_and(published_at IS NOT NULL) FROM outbox WHERE id = ANY($1)", ids
+                    )
+                )
+
+        await eventually(published)
+    finally:
+        for stop in stops:
+            stop.set()
+        await asyncio.gather(*tasks)
+        for link in links:
+            await link.close()
+
+
+async def _async(value: bool) -> bool:
+    return value
+
+
+async def _has_all(db: Database, ids: list[uuid.UUID]) -> bool:
+    return set(ids) <= set(await _effects(db))

@@ -1,0 +1,100 @@
+"""Metrics: per-process counting, merged across processes for a scrape, in Prometheus text format."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from citadel.kit.observability import HTTP_REQUESTS, Metrics, MetricSpec, prepare_metrics_dir
+from tests.fixtures.app import AppClient
+
+ORDERS = MetricSpec("citadel_test_orders", "Orders.", "counter", ("currency",))
+
+
+def _samples(text: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text.decode())
+        for s in family.samples
+    }
+
+
+def test_snapshots_of_every_process_are_merged(tmp_path: Path) -> None:
+    prepare_metrics_dir(tmp_path)
+    here = Metrics(tmp_path, [ORDERS])
+    here.observe_request("/a", "GET", 200, 0.003)
+    here.inc(ORDERS, ("EUR",), 2)
+    # a process that has exited: its counters still count, its gauges do not
+    gone = Metrics(tmp_path, [ORDERS])
+    gone.pid = _dead_pid()
+    gone.observe_request("/a", "GET", 200, 0.2)
+    gone.inc(ORDERS, ("EUR",), 3)
+    gone.add_gauge_source(lambda: [(here.specs["citadel_db_pool_connections"], ("in_use",), 7.0)])
+    (tmp_path / f"{gone.pid}.msgpack").write_bytes(_encode(gone))
+    samples = _samples(here.render())
+    assert (
+        samples[("citadel_http_requests_total", (("method", "GET"), ("route", "/a"), ("status", "200")))] == 2
+    )
+    assert samples[("citadel_test_orders_total", (("currency", "EUR"),))] == 5
+    assert samples[("citadel_http_request_duration_seconds_count", (("method", "GET"), ("route", "/a")))] == 2
+    assert (
+        samples[
+            (
+                "citadel_http_request_duration_seconds_bucket",
+                (("le", "0.005"), ("method", "GET"), ("route", "/a")),
+            )
+        ]
+        == 1
+    )
+    assert (
+        samples[
+            (
+                "citadel_http_request_duration_seconds_bucket",
+                (("le", "0.25"), ("method", "GET"), ("route", "/a")),
+            )
+        ]
+        == 2
+    )
+    assert ("citadel_db_pool_connections", (("state", "in_use"),)) not in samples
+
+
+def _encode(metrics: Metrics) -> bytes:
+    from citadel.kit.observability import _snapshot_encoder
+
+    return _snapshot_encoder.encode(metrics.snapshot())
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_stale_snapshots_are_cleared_at_start(tmp_path: Path) -> None:
+    (tmp_path / "123.msgpack").write_bytes(b"old")
+    prepare_metrics_dir(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_metrics_endpoint_counts_requests_by_route_template(client: AppClient) -> None:
+    for _ in range(3):
+        await client.get("/api/v1/info")
+    await client.get("/api/v1/me/addresses/01a211c5-00bf-78e9-886e-80f117433178")
+    text = (await client.get("/metrics")).content
+    samples = _samples(text)
+    info = samples[
+        ("citadel_http_requests_total", (("method", "GET"), ("route", "/api/v1/info"), ("status", "200")))
+    ]
+    assert info >= 3
+    assert (
+        "citadel_http_requests_total",
+        (("method", "GET"), ("route", "/api/v1/me/addresses/{address_id}"), ("status", "401")),
+    ) in samples
+    assert (
+        samples[("citadel_db_pool_connections", (("state", "max"),))]
+        == client.runtime.settings.database_pool_size
+    )
+    assert HTTP_REQUESTS.name + "_total" in text.decode()
+    assert os.getpid() == client.runtime.metrics.pid

@@ -1,0 +1,98 @@
+"""The real server: Granian with two workers, metrics merged across them, graceful stop."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from citadel.settings import Settings
+from tests.fixtures.servers import free_port, wait_for_port
+
+
+def server_env(settings: Settings, tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of a citadel process using the test run's servers, database and namespace."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITADEL_")}
+    env.update(
+        {
+            "CITADEL_DATABASE_URL": settings.database_url.reveal(),
+            "CITADEL_REDIS_URL": settings.redis_url.reveal(),
+            "CITADEL_NATS_URL": settings.nats_url.reveal(),
+            "CITADEL_JWT_SECRET": settings.jwt_secret.reveal(),
+            "CITADEL_CSRF_SECRET": settings.csrf_secret.reveal(),
+            "CITADEL_CURSOR_SECRET": settings.cursor_secret.reveal(),
+            "CITADEL_NAMESPACE": settings.namespace,
+            "CITADEL_ENV": "test",
+            "CITADEL_DATA_DIR": str(tmp_path / "data"),
+            "CITADEL_PASSWORD_HASH_TIME_COST": "1",
+            "CITADEL_PASSWORD_HASH_MEMORY_KIB": "8192",
+            "CITADEL_PASSWORD_HASH_PARALLELISM": "1",
+            "CITADEL_DATABASE_POOL_SIZE": "4",
+            "CITADEL_LOG_LEVEL": "WARNING",
+            **extra,
+        }
+    )
+    return env
+
+
+@pytest.fixture
+def served(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    port = free_port()
+    metrics_dir = tmp_path / "metrics"
+    env = server_env(
+        settings, tmp_path, CITADEL_METRICS_DIR=str(metrics_dir), CITADEL_RATE_LIMIT_API_PER_SECOND="100000"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "citadel", "serve", "--workers", "2", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for_port(port, timeout=20)
+        yield f"http://127.0.0.1:{port}", metrics_dir
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+
+
+def _total(text: str, route: str) -> float:
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "citadel_http_requests_total" and sample.labels.get("route") == route
+    )
+
+
+def test_metrics_count_every_worker(served: tuple[str, Path]) -> None:
+    base, metrics_dir = served
+    with httpx.Client(base_url=base, limits=httpx.Limits(max_keepalive_connections=0)) as http:
+        for _ in range(200):  # a fresh connection each time, so both workers answer
+            assert http.get("/api/v1/info").status_code == 200
+        deadline = time.monotonic() + 5
+        while True:
+            text = http.get("/metrics").text
+            if _total(text, "/api/v1/info") == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert _total(text, "/api/v1/info") == 200
+        assert len(list(metrics_dir.glob("*.msgpack"))) == 2  # one snapshot per worker
+        pool = {
+            s.labels["state"]: s.value
+            for f in text_string_to_metric_families(text)
+            for s in f.samples
+            if s.name == "citadel_db_pool_connections"
+        }
+        assert pool["max"] == 8  # 2 workers x 4
+        assert http.get("/readyz").json()["status"] == "ready"
