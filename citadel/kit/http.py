@@ -89,8 +89,6 @@ def _security_headers(hsts_seconds: int, *, docs: bool) -> list[tuple[bytes, byt
     return headers
 
 
-
-
 class _Gzip:
     """Compresses one response body when the client accepts gzip and the body is large enough.
 
