@@ -19,7 +19,7 @@ from typing import Any
 
 from bench import environment
 from bench.apps.bare import ROWS
-from bench.driver import RESULTS, Load, Server, exclusive, measure, record
+from bench.driver import RESULTS, Load, Server, exclusive, machine, measure, record
 
 Case = tuple[str, Server, list[str], str]  # name, server, paths, readiness path
 
@@ -106,10 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     with exclusive():
         for round_number in range(1, repeat + 1):
             results = {}
+            facts = machine()
             for name, server, paths, ready in cases:
                 print(f"round {round_number}/{repeat}: {name} ...", file=sys.stderr, flush=True)
                 results[name] = measure(name, server, paths, load, ready_path=ready)
-            record(list(results.values()), args.store, suite=args.suite, round=round_number)
+            record(list(results.values()), facts, args.store, suite=args.suite, round=round_number)
             rounds.append(results)
     rows = _summary(rounds)
     _print(rows)

@@ -84,7 +84,14 @@ def exclusive() -> Iterator[None]:
 def running(server: Server, ready_path: str) -> Iterator[tuple[str, psutil.Process]]:
     port = free_port()
     env = {**os.environ, **server.env}
-    proc = subprocess.Popen(server.command(port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # its own process group: if it will not stop, its workers are killed with it, not orphaned
+    proc = subprocess.Popen(
+        server.command(port),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -104,7 +111,7 @@ def running(server: Server, ready_path: str) -> Iterator[tuple[str, psutil.Proce
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
 
 
@@ -208,13 +215,13 @@ def git_commit() -> dict[str, Any]:
     }
 
 
-def record(results: list[dict[str, Any]], store: Path = RESULTS, **extra: Any) -> None:
-    """Append results to the store, each with the date, commit and machine facts."""
+def record(results: list[dict[str, Any]], facts: dict[str, Any], store: Path = RESULTS, **extra: Any) -> None:
+    """Append results to the store, each with the date, commit and machine facts taken before the round."""
     store.parent.mkdir(parents=True, exist_ok=True)
     stamp = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         **git_commit(),
-        "machine": machine(),
+        "machine": facts,
         **extra,
     }
     with store.open("a") as out:

@@ -7,6 +7,7 @@ unexpectedly is restarted with backoff. Ctrl-C (or SIGTERM) stops the children, 
 embedded servers this run started; servers it found running are left running.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -50,7 +51,9 @@ class Child:
         try:
             self.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            # the child leads its own process group: its workers go with it
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
 
 
