@@ -11,25 +11,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fixtures.servers import free_port
+from tests.fixtures.servers import free_port, process_env
 
 CITADEL = [sys.executable, "-m", "citadel"]
 
 
 def _clean_env(data_dir: Path) -> dict[str, str]:
     """A shell with no server URLs set: the embedded servers of ``data_dir`` are used."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CITADEL_")}
-    env.update(
-        {
-            "CITADEL_DATA_DIR": str(data_dir),
-            "CITADEL_PASSWORD_HASH_TIME_COST": "1",
-            "CITADEL_PASSWORD_HASH_MEMORY_KIB": "8192",
-            "CITADEL_PASSWORD_HASH_PARALLELISM": "1",
-            "CITADEL_DATABASE_POOL_SIZE": "4",
-            "CITADEL_LOG_LEVEL": "WARNING",
-        }
-    )
-    return env
+    return process_env(CITADEL_DATA_DIR=str(data_dir))
 
 
 def _citadel(env: dict[str, str], *args: str, timeout: float = 120) -> str:
@@ -71,16 +60,8 @@ def test_services_are_found_from_another_shell_and_run_supervises_everything(tmp
         assert set(secrets) == {"CITADEL_JWT_SECRET", "CITADEL_CSRF_SECRET", "CITADEL_CURSOR_SECRET"}
         assert (data_dir / "secrets.json").stat().st_mode & 0o077 == 0
         # `citadel run` reuses the running servers and leaves them running when it stops
-        port = free_port()
-        run = subprocess.Popen(
-            [*CITADEL, "run", "--port", str(port), "--workers", "1"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        run, base = _start_run(env)
         try:
-            base = f"http://127.0.0.1:{port}"
             _wait_ready(base)
             with httpx.Client(base_url=base) as http:
                 demo_admin = {"email": "admin@citadel.test", "password": "citadel-demo-1"}
@@ -98,6 +79,18 @@ def test_services_are_found_from_another_shell_and_run_supervises_everything(tmp
     finally:
         _citadel(env, "services", "down")
     assert not any(_alive(pid) for pid in _pids(data_dir))
+
+
+def _start_run(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    port = free_port()
+    run = subprocess.Popen(
+        [*CITADEL, "run", "--port", str(port), "--workers", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    return run, f"http://127.0.0.1:{port}"
 
 
 def _wait_ready(base: str, timeout: float = 60) -> None:
@@ -134,16 +127,9 @@ def _wait_for_mail(env: dict[str, str]) -> None:
 def test_run_starts_and_stops_its_own_servers(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     env = _clean_env(data_dir)
-    port = free_port()
-    run = subprocess.Popen(
-        [*CITADEL, "run", "--port", str(port), "--workers", "1"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    run, base = _start_run(env)
     try:
-        _wait_ready(f"http://127.0.0.1:{port}")
+        _wait_ready(base)
         pids = _pids(data_dir)
         assert all(_alive(pid) for pid in pids)
     finally:

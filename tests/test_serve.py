@@ -1,6 +1,5 @@
 """The real server: Granian with two workers, metrics merged across them, graceful stop."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -13,32 +12,23 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from citadel.settings import Settings
-from tests.fixtures.servers import free_port, wait_for_port
+from tests.fixtures.servers import free_port, process_env, wait_for_port
 
 
 def server_env(settings: Settings, tmp_path: Path, **extra: str) -> dict[str, str]:
     """The environment of a citadel process using the test run's servers, database and namespace."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CITADEL_")}
-    env.update(
-        {
-            "CITADEL_DATABASE_URL": settings.database_url.reveal(),
-            "CITADEL_REDIS_URL": settings.redis_url.reveal(),
-            "CITADEL_NATS_URL": settings.nats_url.reveal(),
-            "CITADEL_JWT_SECRET": settings.jwt_secret.reveal(),
-            "CITADEL_CSRF_SECRET": settings.csrf_secret.reveal(),
-            "CITADEL_CURSOR_SECRET": settings.cursor_secret.reveal(),
-            "CITADEL_NAMESPACE": settings.namespace,
-            "CITADEL_ENV": "test",
-            "CITADEL_DATA_DIR": str(tmp_path / "data"),
-            "CITADEL_PASSWORD_HASH_TIME_COST": "1",
-            "CITADEL_PASSWORD_HASH_MEMORY_KIB": "8192",
-            "CITADEL_PASSWORD_HASH_PARALLELISM": "1",
-            "CITADEL_DATABASE_POOL_SIZE": "4",
-            "CITADEL_LOG_LEVEL": "WARNING",
-            **extra,
-        }
+    return process_env(
+        CITADEL_DATABASE_URL=settings.database_url.reveal(),
+        CITADEL_REDIS_URL=settings.redis_url.reveal(),
+        CITADEL_NATS_URL=settings.nats_url.reveal(),
+        CITADEL_JWT_SECRET=settings.jwt_secret.reveal(),
+        CITADEL_CSRF_SECRET=settings.csrf_secret.reveal(),
+        CITADEL_CURSOR_SECRET=settings.cursor_secret.reveal(),
+        CITADEL_NAMESPACE=settings.namespace,
+        CITADEL_ENV="test",
+        CITADEL_DATA_DIR=str(tmp_path / "data"),
+        **extra,
     )
-    return env
 
 
 @pytest.fixture

@@ -69,8 +69,9 @@ WHERE id = $1 AND revoked_at IS NULL
 RETURNING user_id;
 
 -- name: revoke_user_families
+-- Every live session of the user, except $3 when it is given.
 UPDATE refresh_families SET revoked_at = now(), revoke_reason = $2
-WHERE user_id = $1 AND revoked_at IS NULL AND id <> $3;
+WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $3::uuid;
 
 -- name: void_account_tokens
 -- A new link replaces the older ones of the same purpose.

@@ -274,7 +274,7 @@ async def logout(conn: Connection, *, user_id: uuid.UUID, session_id: uuid.UUID)
 
 async def logout_everywhere(conn: Connection, *, user_id: uuid.UUID) -> None:
     await users.revoke_tokens(conn, user_id)
-    await conn.execute(Q.revoke_user_families, user_id, "logout_everywhere", uuid.UUID(int=0))
+    await conn.execute(Q.revoke_user_families, user_id, "logout_everywhere", None)
 
 
 async def change_password(
@@ -296,9 +296,10 @@ async def change_password(
                 FieldError(field="currentPassword", message="Wrong password", code="wrong_current_password")
             ],
         )
-    await users.set_password_hash(conn, user_id, await rt.passwords.hash(new_password), revoke_tokens=False)
-    valid_after = await users.revoke_tokens(conn, user_id)
-    await conn.execute(Q.revoke_user_families, user_id, "password_changed", uuid.UUID(int=0))
+    valid_after = await users.set_password_hash(
+        conn, user_id, await rt.passwords.hash(new_password), revoke_tokens=True
+    )
+    await conn.execute(Q.revoke_user_families, user_id, "password_changed", None)
     await emit(conn, PasswordChanged(user_id=user_id, reason="changed"), aggregate_id=user_id)
     # Issue no earlier than the cut-off, whatever the clocks of this host and the database say.
     session = await start_session(
@@ -344,7 +345,7 @@ async def reset_password(conn: Connection, rt: Runtime, *, token: str, new_passw
         )
     user_id: uuid.UUID = row["user_id"]
     await users.set_password_hash(conn, user_id, await rt.passwords.hash(new_password), revoke_tokens=True)
-    await conn.execute(Q.revoke_user_families, user_id, "password_reset", uuid.UUID(int=0))
+    await conn.execute(Q.revoke_user_families, user_id, "password_reset", None)
     await conn.execute(Q.clear_login_throttle, row["email"])
     await emit(conn, PasswordChanged(user_id=user_id, reason="reset"), aggregate_id=user_id)
 

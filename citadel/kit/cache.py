@@ -76,7 +76,7 @@ class InvalidationBus:
         try:
             for topic, key in invalidations:
                 await self.link.client.publish(f"{self.prefix}.{topic}", key.encode())
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a lost message is covered by the fallback lifetime
             logger.warning("could not broadcast an invalidation: %s", type(exc).__name__)
 
 

@@ -76,7 +76,7 @@ class ConsumerRunner:
                 sub = await self.link.jetstream().pull_subscribe_bind(
                     durable=self.durable(consumer), stream=self.settings.stream_name(consumer.domain)
                 )
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - NATS hiccups: try again shortly
                 logger.warning("consumer %s cannot start (%s)", consumer.name, type(exc).__name__)
                 await _pause(stop, 1.0)
                 continue
@@ -96,7 +96,7 @@ class ConsumerRunner:
                 messages = await sub.fetch(self.settings.consumer_batch_size, timeout=1.0)
             except (NatsTimeoutError, TimeoutError):
                 continue
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - connection trouble: resubscribe
                 logger.warning("consumer %s fetch failed (%s)", consumer.name, type(exc).__name__)
                 await _pause(stop, 1.0)
                 return
@@ -119,7 +119,7 @@ class ConsumerRunner:
             async with self.db.transaction() as conn:
                 if await conn.fetchval(Q.mark_event_processed, self.durable(consumer), envelope.id):
                     await handler(conn, data, envelope)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then parked
             if attempts >= self.settings.consumer_max_attempts:
                 logger.error(
                     "consumer %s parks event %s after %d attempts", consumer.name, envelope.id, attempts

@@ -89,7 +89,7 @@ class NatsLink:
                     reconnected_cb=self._on_reconnected,
                     error_cb=self._on_error,
                 )
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure to connect means: try again later
                 logger.warning("NATS not reachable (%s); retrying in %.1fs", type(exc).__name__, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)

@@ -136,7 +136,7 @@ class OutboxRelay:
                         wait_stall=ACK_TIMEOUT_S,
                     )
                 )
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a failed send is retried from this row on
             error: str | None = f"send failed: {type(exc).__name__}"
         else:
             error = None

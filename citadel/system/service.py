@@ -1,6 +1,7 @@
 """Readiness: can this worker reach PostgreSQL, Redis and NATS right now?"""
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from citadel.kit.db import load_queries
 from citadel.kit.runtime import Runtime
@@ -26,12 +27,16 @@ async def _check_nats(rt: Runtime) -> None:
 
 
 async def readiness(rt: Runtime) -> Readiness:
-    checks = {"postgres": _check_postgres, "redis": _check_redis, "nats": _check_nats}
+    checks: dict[str, Callable[[Runtime], Awaitable[None]]] = {
+        "postgres": _check_postgres,
+        "redis": _check_redis,
+        "nats": _check_nats,
+    }
 
-    async def run(check: object) -> str:
+    async def run(check: Callable[[Runtime], Awaitable[None]]) -> str:
         try:
-            await asyncio.wait_for(check(rt), CHECK_TIMEOUT_S)  # type: ignore[operator]
-        except Exception as exc:
+            await asyncio.wait_for(check(rt), CHECK_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready; its kind is reported
             return f"unreachable: {type(exc).__name__}"
         return "ok"
 

@@ -22,12 +22,13 @@ SELECT id, password_hash, status FROM users WHERE email = $1;
 SELECT password_hash FROM users WHERE id = $1;
 
 -- name: set_password_hash
--- A new hash; with $3 true, every token issued before now stops working.
+-- A new hash; with $3 true, every token issued before now stops working. Returns the cut-off.
 UPDATE users
 SET password_hash = $2,
     tokens_valid_after = CASE WHEN $3 THEN clock_timestamp() ELSE tokens_valid_after END,
     updated_at = now()
-WHERE id = $1;
+WHERE id = $1
+RETURNING EXTRACT(EPOCH FROM tokens_valid_after)::float8;
 
 -- name: revoke_tokens
 -- Access tokens and sessions issued before this instant stop working.

@@ -131,10 +131,14 @@ async def password_hash_of(conn: Connection, user_id: uuid.UUID) -> str:
 
 async def set_password_hash(
     conn: Connection, user_id: uuid.UUID, password_hash: str, *, revoke_tokens: bool
-) -> None:
-    await conn.execute(Q.set_password_hash, user_id, password_hash, revoke_tokens)
+) -> float:
+    """Store a new hash; with ``revoke_tokens``, end every earlier token. Returns the cut-off (Unix s)."""
+    valid_after = await conn.fetchval(Q.set_password_hash, user_id, password_hash, revoke_tokens)
+    if valid_after is None:
+        raise UserNotFound()
     if revoke_tokens:
         conn.invalidate_after_commit(PRINCIPALS_TOPIC, str(user_id))
+    return float(valid_after)
 
 
 async def revoke_tokens(conn: Connection, user_id: uuid.UUID) -> float:
