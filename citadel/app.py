@@ -16,10 +16,20 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from citadel import __version__
 from citadel.auth.guards import provide_principal
 from citadel.auth.routes import AuthController, PasswordController
+from citadel.catalog.models import CACHE_TOPICS
+from citadel.catalog.routes import (
+    CategoriesAdminController,
+    CategoriesController,
+    ProductsController,
+    VendorProductsController,
+)
+from citadel.inventory.routes import InventoryController, WarehousesController
 from citadel.kit.errors import EXCEPTION_HANDLERS
 from citadel.kit.http import EdgeMiddleware
 from citadel.kit.observability import configure_logging
 from citadel.kit.runtime import Runtime, provide_conn, provide_runtime, provide_tx
+from citadel.search import service as search_service
+from citadel.search.routes import SearchAdminController, SearchController
 from citadel.settings import Settings
 from citadel.system.routes import SystemController
 from citadel.users.routes import MeController, UsersAdminController
@@ -30,11 +40,20 @@ CONTROLLERS = [
     PasswordController,
     MeController,
     UsersAdminController,
+    CategoriesController,
+    CategoriesAdminController,
+    ProductsController,
+    VendorProductsController,
+    WarehousesController,
+    InventoryController,
+    SearchController,
+    SearchAdminController,
 ]
 
 
 def create_app(settings: Settings) -> Litestar:
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, cache_topics=CACHE_TOPICS)
+    runtime.tally.register(search_service.STATS_KIND, search_service.flush_query_stats)
     app = Litestar(
         route_handlers=CONTROLLERS,
         dependencies={

@@ -90,11 +90,19 @@ def cmd_migrate(_: argparse.Namespace) -> None:
 
 def cmd_seed(args: argparse.Namespace) -> None:
     settings = _settings()
-    report = _run(seed(settings, customers=args.customers, only_if_empty=not args.force))
+    report = _run(
+        seed(settings, customers=args.customers, products=args.products, only_if_empty=not args.force)
+    )
     if report.skipped:
         print("the database already has users; nothing seeded (use --force to add the demo users anyway)")
-    else:
-        print(f"seeded {report.users} users; every demo account's password is {DEMO_PASSWORD!r}")
+        return
+    print(f"seeded {report.users} users; every demo account's password is {DEMO_PASSWORD!r}")
+    if report.catalog is not None:
+        c = report.catalog
+        print(
+            f"seeded {c.products} products with {c.variants} variants in {c.categories} categories, "
+            f"from {c.vendors} vendors, with {c.stock_rows} stock rows in {c.warehouses} warehouses"
+        )
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
@@ -151,6 +159,7 @@ def parser() -> argparse.ArgumentParser:
 
     seed_cmd = sub.add_parser("seed", help="add demo data to an empty database")
     seed_cmd.add_argument("--customers", type=int, default=20)
+    seed_cmd.add_argument("--products", type=int, default=2000, help="demo products (0: no catalog)")
     seed_cmd.add_argument("--force", action="store_true", help="seed even if users exist")
     seed_cmd.set_defaults(func=cmd_seed)
 

@@ -99,6 +99,8 @@ def run(*, host: str, port: int, workers: int) -> None:
         report = uvloop.run(seed(settings, progress=sys.stdout.isatty()))
         if not report.skipped:
             _say(f"seeded {report.users} demo users (password {DEMO_PASSWORD!r})")
+        if report.catalog is not None:
+            _say(f"seeded a demo catalog of {report.catalog.products} products")
         children = [
             Child("serve", ["serve", "--host", host, "--port", str(port), "--workers", str(workers)]),
             Child("relay", ["relay"]),

@@ -1,17 +1,21 @@
-"""Demo data for a fresh database: users of every role (later: a catalog and orders)."""
+"""Demo data for a fresh database: users of every role, vendors, and a catalog to browse."""
 
 import logging
+import uuid
 
 import msgspec
-from rich.progress import Progress
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from citadel.kit.db import Database
+from citadel.kit.db import Database, load_queries
 from citadel.kit.security import PasswordHasher
+from citadel.seed_catalog import VENDORS, CatalogReport, seed_catalog
 from citadel.settings import Settings
 from citadel.users import service as users
 from citadel.users.models import Role
+from citadel.vendors import service as vendors
 
 logger = logging.getLogger("citadel.seed")
+Q = load_queries(__file__)
 
 DEMO_PASSWORD = "citadel-demo-1"
 
@@ -19,6 +23,7 @@ DEMO_PASSWORD = "citadel-demo-1"
 class SeedReport(msgspec.Struct):
     users: int
     skipped: bool
+    catalog: CatalogReport | None = None
 
 
 def _demo_users(customers: int) -> list[tuple[str, str, Role]]:
@@ -27,12 +32,18 @@ def _demo_users(customers: int) -> list[tuple[str, str, Role]]:
         ("vendor@citadel.test", "Vera Vendor", "vendor"),
         ("vendor2@citadel.test", "Victor Vendor", "vendor"),
     ]
+    people += [(f"vendor{n}@citadel.test", f"Vendor {n}", "vendor") for n in range(3, len(VENDORS) + 1)]
     people += [(f"customer{n}@citadel.test", f"Customer {n}", "customer") for n in range(1, customers + 1)]
     return people
 
 
 async def seed(
-    settings: Settings, *, customers: int = 20, only_if_empty: bool = True, progress: bool = True
+    settings: Settings,
+    *,
+    customers: int = 20,
+    products: int = 2000,
+    only_if_empty: bool = True,
+    progress: bool = True,
 ) -> SeedReport:
     db = Database(settings.database_url.reveal(), pool_size=2)
     await db.open()
@@ -40,6 +51,7 @@ async def seed(
         async with db.connection() as conn:
             if only_if_empty and await users.count_users(conn) > 0:
                 return SeedReport(users=0, skipped=True)
+            has_catalog = await conn.fetchval(Q.count_products) > 0
         hasher = PasswordHasher(
             time_cost=settings.password_hash_time_cost,
             memory_kib=settings.password_hash_memory_kib,
@@ -49,18 +61,35 @@ async def seed(
         password_hash = await hasher.hash(DEMO_PASSWORD)
         people = _demo_users(customers)
         created = 0
-        with Progress(disable=not progress) as bar:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, disable=not progress) as bar:
             task = bar.add_task("users", total=len(people))
             async with db.transaction() as conn:
+                vendor_ids: list[uuid.UUID] = []
                 for email, name, role in people:
                     try:
-                        await users.create_user(
+                        user = await users.create_user(
                             conn, email=email, password_hash=password_hash, name=name, role=role
                         )
-                        created += 1
                     except users.EmailTaken:
-                        pass
+                        bar.advance(task)
+                        continue
+                    created += 1
+                    if role == "vendor":
+                        vendor = await vendors.create_vendor(
+                            conn, owner_user_id=user.id, name=VENDORS[len(vendor_ids)], status="active"
+                        )
+                        vendor_ids.append(vendor.id)
                     bar.advance(task)
-        return SeedReport(users=created, skipped=False)
+                catalog = None
+                if products and vendor_ids and not has_catalog:
+                    products_task = bar.add_task("products", total=products)
+                    catalog = await seed_catalog(
+                        conn,
+                        products=products,
+                        vendor_ids=vendor_ids,
+                        progress=lambda n: bar.advance(products_task, n),
+                    )
+        return SeedReport(users=created, skipped=False, catalog=catalog)
     finally:
         await db.close()

@@ -102,6 +102,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit_auth_burst: int = 10
     rate_limit_sync_interval_ms: int = 100
 
+    # catalog reads: pre-encoded responses in the worker's memory and in Redis ("none": no cache)
+    cache_tiers: tuple[Literal["memory", "redis", "none"], ...] = ("memory", "redis")
+    cache_memory_ttl_s: float = 3600.0
+    cache_memory_fallback_ttl_s: float = 5.0
+    cache_redis_ttl_s: int = 3600
+    cache_memory_max_entries: int = 20_000
+    cache_memory_max_mib: int = 128
+    catalog_http_max_age_s: int = 30
+    default_currency: str = "USD"  # the currency of price filters that name none
+
+    # search
+    search_backend: Literal["postgres", "elasticsearch"] = "postgres"
+    elasticsearch_url: Secret | None = None
+    elasticsearch_index: str = "products"
+    search_stats_flush_s: float = 5.0
+
     # events
     outbox_batch_size: int = 500
     outbox_poll_interval_ms: int = 1000
@@ -146,6 +162,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def consumer_name(self, name: str) -> str:
         return f"{self.namespace}_{name}" if self.namespace else name
 
+    def index_name(self, base: str) -> str:
+        """An Elasticsearch index or alias name in this namespace (lower case, as ES requires)."""
+        return f"{self.namespace.lower()}_{base}" if self.namespace else base
+
     def redis_key(self, key: str) -> str:
         return f"{self.namespace}:citadel:{key}" if self.namespace else f"citadel:{key}"
 
@@ -188,6 +208,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 for name in ("jwt_secret", "csrf_secret", "cursor_secret")
                 if len(getattr(self, name).reveal()) < 32
             )
+        if not (len(self.default_currency) == 3 and self.default_currency.isalpha()):
+            problems.append("CITADEL_DEFAULT_CURRENCY is an ISO 4217 code such as USD")
+        if "none" in self.cache_tiers and len(self.cache_tiers) > 1:
+            problems.append("CITADEL_CACHE_TIERS is 'none' alone, or a list of memory and redis")
+        if self.search_backend == "elasticsearch" and self.elasticsearch_url is None:
+            problems.append("CITADEL_ELASTICSEARCH_URL is needed when CITADEL_SEARCH_BACKEND=elasticsearch")
         if not self.consumer_backoff_s:
             problems.append("CITADEL_CONSUMER_BACKOFF_S needs at least one delay")
         if problems:

@@ -8,14 +8,19 @@ durable consumers' messages.
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 from citadel.auth import service as auth_service
-from citadel.kit.cache import InvalidationBus
+from citadel.catalog.models import CACHE_TOPICS
+from citadel.kit.cache import InvalidationBus, after_commit
 from citadel.kit.consumers import Consumer, ConsumerRunner, purge_processed
 from citadel.kit.db import Database
 from citadel.kit.messaging import NatsLink
 from citadel.kit.relay import OutboxRelay, purge_published
+from citadel.kit.runtime import cache_versions
+from citadel.kit.search import open_elasticsearch
 from citadel.notifications.consumers import consumers as notification_consumers
+from citadel.search.consumers import consumers as search_consumers
 from citadel.settings import Settings
 
 logger = logging.getLogger("citadel.worker")
@@ -23,8 +28,8 @@ logger = logging.getLogger("citadel.worker")
 HOUSEKEEPING_INTERVAL_S = 600.0
 
 
-def all_consumers(settings: Settings) -> list[Consumer]:
-    return [*notification_consumers(settings)]
+def all_consumers(settings: Settings, elasticsearch: Any | None) -> list[Consumer]:
+    return [*notification_consumers(settings), *search_consumers(settings, elasticsearch)]
 
 
 class Worker:
@@ -39,9 +44,13 @@ class Worker:
             timeout=settings.database_command_timeout_s,
         )
         self.link = NatsLink(settings.nats_url.reveal(), name="citadel-worker")
-        self.db.broadcast = InvalidationBus(self.link, settings.subject("citadel.cache")).publish
+        self.cache_versions = cache_versions(settings, CACHE_TOPICS)
+        self.db.broadcast = after_commit(
+            self.cache_versions, InvalidationBus(self.link, settings.subject("citadel.cache"))
+        )
         self.relay = OutboxRelay(settings, self.db, self.link) if relay else None
-        self.consumers = all_consumers(settings) if consumers is None else consumers
+        self.elasticsearch = open_elasticsearch(settings)
+        self.consumers = all_consumers(settings, self.elasticsearch) if consumers is None else consumers
         self.runner = ConsumerRunner(settings, self.db, self.link) if self.consumers else None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -57,13 +66,26 @@ class Worker:
                     for consumer in self.consumers
                 )
                 tasks.append(asyncio.create_task(self._housekeeping(stop), name="housekeeping"))
+            tasks.append(asyncio.create_task(self._retry_versions(stop), name="cache-version-retry"))
             await stop.wait()
         finally:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
                     await asyncio.wait_for(task, timeout=5.0)
             await self.link.close()
+            await self.cache_versions.link.close()
+            if self.elasticsearch is not None:
+                await self.elasticsearch.close()
             await self.db.close()
+
+    async def _retry_versions(self, stop: asyncio.Event) -> None:
+        retry = asyncio.ensure_future(self.cache_versions.retry_forever())
+        try:
+            await stop.wait()
+        finally:
+            retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retry
 
     async def _housekeeping(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

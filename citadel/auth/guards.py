@@ -74,6 +74,11 @@ def _credentials(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[str, b
     return (cookie, True) if cookie else None
 
 
+def has_credentials(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    """Whether the request carries an access token at all (a public route may then look closer)."""
+    return "authorization" in connection.headers or ACCESS_COOKIE in connection.cookies
+
+
 def check_csrf(
     runtime: Runtime, connection: ASGIConnection[Any, Any, Any, Any], session_id: uuid.UUID
 ) -> None:

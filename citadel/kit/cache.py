@@ -8,13 +8,21 @@ when the connection drops and again when it returns.
 """
 
 import asyncio
+import collections
+import contextlib
+import functools
+import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Generic, Literal, TypeVar
+
+import hiredis
+import msgspec
 
 from citadel.kit.db import Invalidation
 from citadel.kit.messaging import NatsLink
+from citadel.kit.redislink import RedisLink, RedisUnavailable
 
 logger = logging.getLogger("citadel.cache")
 
@@ -125,3 +133,219 @@ class LocalCache(Generic[K, V]):
             self._entries.clear()
         self._entries[key] = (now + ttl, value)
         return value
+
+
+# --- pre-encoded responses in two tiers --------------------------------------------------------
+#
+# An entry is named by (topic, scope, key): ``scope`` is what one write invalidates (a product's
+# id; "*" for every page of a list) and ``key`` tells entries of one scope apart (the filters of a
+# list page). Tier 1 is this worker's memory (LRU, bounded by entries and bytes); tier 2 is Redis,
+# where each scope has a version number and entries live under "<scope>:d:<key>:<version>". A
+# write bumps the version after COMMIT (before the NATS broadcast, so a worker that drops its
+# copy cannot refill it from Redis's old one); a loader that read the old version writes its
+# result under that old version, which nobody reads any more. Redis failures degrade to loading
+# from PostgreSQL, never to errors; a bump that failed is retried until Redis answers again.
+
+CacheTier = Literal["memory", "redis"]
+
+_GET_VERSIONED = """
+local version = redis.call('GET', KEYS[1]) or '0'
+return {version, redis.call('GET', KEYS[2] .. version)}
+"""
+ETAG_LENGTH = 16
+
+
+class CachedBody(msgspec.Struct, frozen=True):
+    body: bytes
+    etag: str  # quoted, ready for the ETag header
+
+    @classmethod
+    def of(cls, body: bytes) -> "CachedBody":
+        return cls(body, f'"{hashlib.blake2b(body, digest_size=ETAG_LENGTH // 2).hexdigest()}"')
+
+
+class CacheVersions:
+    """The Redis side of invalidation: version keys of the scopes of the cached topics."""
+
+    def __init__(
+        self, link: RedisLink, *, key_prefix: str, topics: Iterable[str], version_ttl_s: float
+    ) -> None:
+        self.link = link
+        self.key_prefix = key_prefix
+        self.topics = frozenset(topics)
+        self.version_ttl_s = int(version_ttl_s)
+        self._retry: set[Invalidation] = set()
+
+    def version_key(self, topic: str, scope: str) -> str:
+        # the braces keep a scope's keys in one Redis Cluster slot, as the read script needs
+        return f"{self.key_prefix}{{{topic}:{scope}}}:v"
+
+    def data_prefix(self, topic: str, scope: str, key: str) -> str:
+        return f"{self.key_prefix}{{{topic}:{scope}}}:d:{key}:"
+
+    async def bump(self, invalidations: Iterable[Invalidation]) -> None:
+        """New versions for the scopes written; what fails now is retried by ``retry_forever``."""
+        todo = {(t, s) for t, s in invalidations if t in self.topics} | self._retry
+        if not todo:
+            return
+        commands: list[tuple[Any, ...]] = []
+        for topic, scope in todo:
+            key = self.version_key(topic, scope)
+            commands += [("INCR", key), ("EXPIRE", key, self.version_ttl_s)]
+        try:
+            await self.link.pipeline(commands)
+        except (RedisUnavailable, hiredis.ReplyError) as exc:
+            if not self._retry:
+                logger.warning("cannot bump cache versions (%s); retrying", type(exc).__name__)
+            self._retry = todo
+        else:
+            self._retry = set()
+
+    async def retry_forever(self, interval_s: float = 0.5) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            if self._retry:
+                await self.bump(())
+
+
+Stamp = tuple[int, int]  # (epoch of the whole cache, generation of the scope)
+
+
+class _Entry(msgspec.Struct):
+    expires: float
+    scope: str
+    stamp: Stamp
+    value: CachedBody
+    size: int
+
+
+class ResponseCache:
+    def __init__(
+        self,
+        bus: InvalidationBus,
+        versions: CacheVersions,
+        *,
+        tiers: Iterable[CacheTier],
+        memory_ttl_s: float,
+        fallback_ttl_s: float,
+        redis_ttl_s: float,
+        max_entries: int,
+        max_bytes: int,
+        on_lookup: Callable[[str, str, str], None] | None = None,
+    ) -> None:
+        self.bus = bus
+        self.versions = versions
+        tiers = frozenset(tiers)
+        self.memory = "memory" in tiers
+        self.redis = "redis" in tiers
+        self.memory_ttl_s = memory_ttl_s
+        self.fallback_ttl_s = fallback_ttl_s
+        self.redis_ttl_s = int(redis_ttl_s)
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.on_lookup = on_lookup
+        self._entries: collections.OrderedDict[tuple[str, str], _Entry] = collections.OrderedDict()
+        self._bytes = 0
+        # bumped per (topic, scope) by an invalidation, and all at once by a clear: an entry
+        # (or a load in flight) stamped before is stale
+        self._generations: dict[tuple[str, str], int] = {}
+        self._epoch = 0
+        self._get_sha = versions.link.script(_GET_VERSIONED)
+        for topic in versions.topics:
+            bus.subscribe(topic, functools.partial(self._invalidate, topic), on_outage=self.clear)
+
+    def _invalidate(self, topic: str, scope: str) -> None:
+        key = (topic, scope)
+        self._generations[key] = self._generations.get(key, 0) + 1
+        if len(self._generations) > 4 * self.max_entries:  # keep the bookkeeping bounded too
+            self.clear()
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._bytes = 0
+        self._generations = {}
+        self._epoch += 1
+
+    def _stamp(self, topic: str, scope: str) -> Stamp:
+        return self._epoch, self._generations.get((topic, scope), 0)
+
+    def _count(self, topic: str, tier: str, result: str) -> None:
+        if self.on_lookup is not None:
+            self.on_lookup(topic, tier, result)
+
+    async def get(
+        self, topic: str, scope: str, key: str, load: Callable[[], Awaitable[bytes | None]]
+    ) -> CachedBody | None:
+        """The cached body, or ``load()``'s (kept in both tiers); None when ``load`` finds nothing."""
+        if self.memory:
+            entry = self._entries.get((topic, key))
+            if entry is not None:
+                if (
+                    entry.expires > time.monotonic()
+                    and entry.scope == scope
+                    and entry.stamp == self._stamp(topic, scope)
+                ):
+                    self._entries.move_to_end((topic, key))
+                    self._count(topic, "memory", "hit")
+                    return entry.value
+                self._drop((topic, key))
+            self._count(topic, "memory", "miss")
+        stamp = self._stamp(topic, scope)
+        version: bytes | None = None
+        if self.redis:
+            try:
+                version, raw = await self.versions.link.evalsha(
+                    self._get_sha,
+                    [self.versions.version_key(topic, scope), self.versions.data_prefix(topic, scope, key)],
+                    [],
+                )
+            except (RedisUnavailable, hiredis.ReplyError):
+                self._count(topic, "redis", "error")
+            else:
+                if raw is not None:
+                    self._count(topic, "redis", "hit")
+                    value = CachedBody(raw[ETAG_LENGTH + 2 :], raw[: ETAG_LENGTH + 2].decode())
+                    self._keep(topic, scope, key, stamp, value)
+                    return value
+                self._count(topic, "redis", "miss")
+        body = await load()
+        if body is None:
+            return None
+        value = CachedBody.of(body)
+        if version is not None:
+            data_key = self.versions.data_prefix(topic, scope, key) + version.decode()
+            with contextlib.suppress(RedisUnavailable, hiredis.ReplyError):
+                await self.versions.link.execute(
+                    "SET", data_key, value.etag.encode() + value.body, "EX", self.redis_ttl_s
+                )
+        self._keep(topic, scope, key, stamp, value)
+        return value
+
+    def _keep(self, topic: str, scope: str, key: str, stamp: Stamp, value: CachedBody) -> None:
+        if not self.memory or stamp != self._stamp(topic, scope):
+            return  # invalidated while it loaded: it may already be stale
+        ttl = self.memory_ttl_s if self.bus.healthy else self.fallback_ttl_s
+        size = len(value.body) + 200
+        self._drop((topic, key))
+        self._entries[(topic, key)] = _Entry(time.monotonic() + ttl, scope, stamp, value, size)
+        self._bytes += size
+        while self._entries and (len(self._entries) > self.max_entries or self._bytes > self.max_bytes):
+            _, evicted = self._entries.popitem(last=False)
+            self._bytes -= evicted.size
+
+    def _drop(self, entry_key: tuple[str, str]) -> None:
+        entry = self._entries.pop(entry_key, None)
+        if entry is not None:
+            self._bytes -= entry.size
+
+
+def after_commit(
+    versions: CacheVersions, bus: InvalidationBus
+) -> Callable[[list[Invalidation]], Awaitable[None]]:
+    """What a process does with a committed transaction's invalidations: Redis first, then NATS."""
+
+    async def broadcast(invalidations: list[Invalidation]) -> None:
+        await versions.bump(invalidations)
+        await bus.publish(invalidations)
+
+    return broadcast

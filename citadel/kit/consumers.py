@@ -30,12 +30,22 @@ logger = logging.getLogger("citadel.consumers")
 Q = load_queries(__file__)
 
 Handler = Callable[[Connection, Any, Envelope], Awaitable[None]]
+BatchHandler = Callable[[Connection, list[tuple[Any, Envelope]]], Awaitable[None]]
 
 
 class Consumer(msgspec.Struct, frozen=True):
+    """A durable consumer: a handler per event type, or one handler for each fetched batch.
+
+    A batch handler gets every new event of the types in ``batch_types`` that one fetch brought
+    (up to ``CITADEL_CONSUMER_BATCH_SIZE``), in one transaction: for work that is cheaper done
+    together, like writing search documents with one bulk request.
+    """
+
     name: str  # durable name, unique per consumer
     domain: str  # the stream it reads: citadel.<domain>.>
-    handlers: Mapping[str, Handler]  # event type -> handler; other types are acked and skipped
+    handlers: Mapping[str, Handler] = msgspec.field(default_factory=dict)  # other types: acked, skipped
+    batch_handler: BatchHandler | None = None
+    batch_types: frozenset[str] = frozenset()
 
 
 class ConsumerRunner:
@@ -100,6 +110,9 @@ class ConsumerRunner:
                 logger.warning("consumer %s fetch failed (%s)", consumer.name, type(exc).__name__)
                 await _pause(stop, 1.0)
                 return
+            if consumer.batch_handler is not None:
+                await self.process_batch(consumer, messages)
+                continue
             for message in messages:
                 await self.process(consumer, message)
 
@@ -120,21 +133,56 @@ class ConsumerRunner:
                 if await conn.fetchval(Q.mark_event_processed, self.durable(consumer), envelope.id):
                     await handler(conn, data, envelope)
         except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then parked
-            if attempts >= self.settings.consumer_max_attempts:
-                logger.error(
-                    "consumer %s parks event %s after %d attempts", consumer.name, envelope.id, attempts
-                )
-                await self._park(consumer, message, envelope, repr(exc), attempts)
-            else:
-                backoff = self.settings.consumer_backoff_s
-                delay = backoff[min(attempts, len(backoff)) - 1]
-                logger.warning(
-                    "consumer %s retries event %s in %.0fs: %r", consumer.name, envelope.id, delay, exc
-                )
-                await message.nak(delay=delay)
+            await self._retry_or_park(consumer, message, envelope, exc)
             return
         self.processed += 1
         await message.ack()
+
+    async def process_batch(self, consumer: Consumer, messages: list[Any]) -> None:
+        assert consumer.batch_handler is not None
+        batch: list[tuple[Any, Envelope, Event]] = []
+        for message in messages:
+            try:
+                envelope = envelope_decoder.decode(message.data)
+                if envelope.type not in consumer.batch_types:
+                    await message.ack()
+                    continue
+                batch.append((message, envelope, decode_data(envelope)))
+            except (msgspec.DecodeError, KeyError) as exc:
+                await self._park(
+                    consumer, message, None, f"undecodable: {exc}", message.metadata.num_delivered
+                )
+        if not batch:
+            return
+        try:
+            async with self.db.transaction() as conn:
+                fresh = [
+                    (data, envelope)
+                    for _, envelope, data in batch
+                    if await conn.fetchval(Q.mark_event_processed, self.durable(consumer), envelope.id)
+                ]
+                if fresh:
+                    await consumer.batch_handler(conn, fresh)
+        except Exception as exc:  # noqa: BLE001 - the whole batch is retried, then parked
+            for message, envelope, _ in batch:
+                await self._retry_or_park(consumer, message, envelope, exc)
+            return
+        self.processed += len(batch)
+        for message, _, _ in batch:
+            await message.ack()
+
+    async def _retry_or_park(
+        self, consumer: Consumer, message: Any, envelope: Envelope, exc: Exception
+    ) -> None:
+        attempts = message.metadata.num_delivered
+        if attempts >= self.settings.consumer_max_attempts:
+            logger.error("consumer %s parks event %s after %d attempts", consumer.name, envelope.id, attempts)
+            await self._park(consumer, message, envelope, repr(exc), attempts)
+            return
+        backoff = self.settings.consumer_backoff_s
+        delay = backoff[min(attempts, len(backoff)) - 1]
+        logger.warning("consumer %s retries event %s in %.0fs: %r", consumer.name, envelope.id, delay, exc)
+        await message.nak(delay=delay)
 
     async def _park(
         self, consumer: Consumer, message: Any, envelope: Envelope | None, error: str, attempts: int

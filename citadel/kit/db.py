@@ -48,14 +48,24 @@ Broadcast = Callable[[list[Invalidation]], Awaitable[None]]
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    for name in ("json", "jsonb"):
-        await conn.set_type_codec(
-            name, encoder=_json_encode_text, decoder=msgspec.json.decode, schema="pg_catalog", format="text"
-        )
+    # Binary format (what COPY needs too): json is its text; jsonb is a version byte, then the text.
+    await conn.set_type_codec(
+        "json", encoder=msgspec.json.encode, decoder=msgspec.json.decode, schema="pg_catalog", format="binary"
+    )
+    await conn.set_type_codec(
+        "jsonb", encoder=_jsonb_encode, decoder=_jsonb_decode, schema="pg_catalog", format="binary"
+    )
 
 
-def _json_encode_text(value: Any) -> str:
-    return msgspec.json.encode(value).decode()
+_JSONB_VERSION = b"\x01"
+
+
+def _jsonb_encode(value: Any) -> bytes:
+    return _JSONB_VERSION + msgspec.json.encode(value)
+
+
+def _jsonb_decode(data: bytes) -> Any:
+    return msgspec.json.decode(data[1:])
 
 
 class Database:
@@ -202,8 +212,12 @@ class Queries:
 
 
 def load_queries(module_file: str) -> Queries:
-    """The ``queries.sql`` beside the module whose ``__file__`` is given."""
-    return Queries(Path(module_file).with_name("queries.sql"))
+    """The ``queries.sql`` of the module whose ``__file__`` is given: beside it, or beside the
+    ``service/`` package it belongs to."""
+    path = Path(module_file).with_name("queries.sql")
+    if not path.exists() and path.parent.name == "service":
+        path = path.parent.parent / "queries.sql"
+    return Queries(path)
 
 
 def from_row(struct_type: type[T], row: asyncpg.Record | None) -> T:

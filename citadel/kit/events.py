@@ -20,6 +20,7 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 from nats.js.errors import NotFoundError
 
 from citadel.auth import models as auth_models
+from citadel.catalog import models as catalog_models
 from citadel.kit.db import Connection, load_queries
 from citadel.kit.ids import uuid7
 from citadel.kit.structs import Event
@@ -37,6 +38,12 @@ EVENT_TYPES: dict[str, type[Event]] = {
     "users.role_changed": users_models.UserRoleChanged,
     "users.deactivated": users_models.UserDeactivated,
     "users.reactivated": users_models.UserReactivated,
+    "catalog.product_created": catalog_models.ProductCreated,
+    "catalog.product_updated": catalog_models.ProductUpdated,
+    "catalog.product_archived": catalog_models.ProductArchived,
+    "catalog.price_changed": catalog_models.PriceChanged,
+    "catalog.stock_status_changed": catalog_models.StockStatusChanged,
+    "catalog.category_changed": catalog_models.CategoryChanged,
 }
 EVENT_NAMES: dict[type[Event], str] = {struct: name for name, struct in EVENT_TYPES.items()}
 DOMAINS: tuple[str, ...] = tuple(sorted({name.split(".", 1)[0] for name in EVENT_TYPES}))

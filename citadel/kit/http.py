@@ -18,7 +18,9 @@ import re
 import time
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import parse_qsl
 
+import msgspec
 from litestar.enums import ScopeType
 from litestar.types import (
     ASGIApp,
@@ -30,7 +32,7 @@ from litestar.types import (
     Send,
 )
 
-from citadel.kit.errors import PROBLEM_MEDIA_TYPE, problem_body
+from citadel.kit.errors import PROBLEM_MEDIA_TYPE, FieldError, ValidationFailed, problem_body
 from citadel.kit.observability import request_id_var
 from citadel.kit.runtime import Runtime
 
@@ -123,8 +125,13 @@ class _Gzip:
             await send(message)
             return
         compressed = gzip.compress(message.get("body", b""), compresslevel=self.level)
+        # other bytes, so a strong ETag becomes weak (If-None-Match compares weakly anyway)
         start["headers"] = [
-            *((n, v) for n, v in start["headers"] if n != b"content-length"),
+            *(
+                (n, b"W/" + v if n == b"etag" and not v.startswith(b"W/") else v)
+                for n, v in start["headers"]
+                if n != b"content-length"
+            ),
             (b"content-length", str(len(compressed)).encode()),
             (b"content-encoding", b"gzip"),
         ]
@@ -251,3 +258,84 @@ class EdgeMiddleware:
 def client_ip(scope: Any) -> str:
     """The client IP the edge decided for this request."""
     return str(scope.get(CLIENT_IP_KEY, "unknown"))
+
+
+# --- cached reads --------------------------------------------------------------------------------
+
+
+class BodyResponse:
+    """A response already encoded: status, header pairs and body bytes, sent as they are.
+
+    Route handlers return it for cached reads, so a hit builds no response object of the
+    framework's; the edge middleware still adds the common headers.
+    """
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
+        await send({"type": "http.response.body", "body": self.body, "more_body": False})
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value
+    return None
+
+
+def etag_matches(if_none_match: bytes, etag: bytes) -> bool:
+    """RFC 9110 weak comparison of an If-None-Match list against our (strong) ETag."""
+    if if_none_match.strip() == b"*":
+        return True
+    return any(candidate.strip().removeprefix(b"W/") == etag for candidate in if_none_match.split(b","))
+
+
+def json_bytes(scope: Scope, body: bytes, etag: bytes, cache_control: bytes) -> BodyResponse:
+    """An encoded JSON body with its ETag, or 304 when the client already holds it."""
+    headers = [(b"etag", etag), (b"cache-control", cache_control)]
+    sent = _header(scope, b"if-none-match")
+    if sent is not None and etag_matches(sent, etag):
+        return BodyResponse(304, headers)
+    headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    return BodyResponse(200, headers, body)
+
+
+_private_encoder = msgspec.json.Encoder()
+
+
+def private_json(value: Any) -> BodyResponse:
+    """A per-user JSON answer: never stored by a browser or a shared cache."""
+    body = _private_encoder.encode(value)
+    return BodyResponse(
+        200,
+        [
+            (b"cache-control", b"private, no-store"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        body,
+    )
+
+
+def reject_unknown_query(scope: Scope, allowed: frozenset[str]) -> None:
+    """A 422 naming every query parameter the route does not know (none is silently ignored)."""
+    query = scope.get("query_string", b"")
+    if not query:
+        return
+    unknown = sorted(
+        {name for name, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True)} - allowed
+    )
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown query parameter(s): {', '.join(unknown)}.",
+            errors=[
+                FieldError(field=name, message="Unknown parameter", code="unknown_parameter", source="query")
+                for name in unknown
+            ],
+        )

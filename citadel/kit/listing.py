@@ -10,7 +10,7 @@ OFFSET, and the cursor is signed and bound to the sort and filters it was made f
 import hashlib
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
@@ -22,7 +22,10 @@ from citadel.kit.security import Signer
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
-FilterOp = Literal["eq", "in", "gte", "lte", "contains", "prefix"]
+# eq, in, gte, lte: comparisons; contains, prefix: case-insensitive text; has_all: an array column
+# holds every given element; matches_all: a jsonb column contains, for every group given, one of
+# the group's documents (groups AND-ed, documents in a group OR-ed).
+FilterOp = Literal["eq", "in", "gte", "lte", "contains", "prefix", "has_all", "matches_all"]
 SortKind = Literal["text", "int", "timestamp", "uuid"]
 
 
@@ -96,6 +99,25 @@ def _bad_cursor(detail: str) -> ValidationFailed:
     )
 
 
+def _conditions(flt: Filter, value: Any, param: Callable[[Any], str]) -> list[str]:
+    """The SQL conditions of one filter: fixed fragments, the value only as ``$n`` parameters."""
+    column = _ident(flt.column)
+    if flt.op == "eq":
+        return [f"{column} = {param(value)}"]
+    if flt.op == "in":
+        return [f"{column} = ANY({param(list(value))})"]
+    if flt.op == "gte":
+        return [f"{column} >= {param(value)}"]
+    if flt.op == "lte":
+        return [f"{column} <= {param(value)}"]
+    if flt.op == "has_all":
+        return [f"{column} @> {param(list(value))}"]
+    if flt.op == "matches_all":
+        return [f"{column} @> ANY({param(list(group))}::jsonb[])" for group in value]
+    pattern = _like_pattern(str(value).lower(), prefix_only=flt.op == "prefix")
+    return [f"{column} ILIKE {param(pattern)}"]
+
+
 class Page(msgspec.Struct, frozen=True):
     rows: list[asyncpg.Record]
     next_cursor: str | None
@@ -130,19 +152,7 @@ async def fetch_page(
 
     active = {name: value for name, value in filters.items() if value is not None}
     for name, value in active.items():
-        flt = spec.filters[name]
-        column = _ident(flt.column)
-        if flt.op == "eq":
-            conditions.append(f"{column} = {param(value)}")
-        elif flt.op == "in":
-            conditions.append(f"{column} = ANY({param(list(value))})")
-        elif flt.op == "gte":
-            conditions.append(f"{column} >= {param(value)}")
-        elif flt.op == "lte":
-            conditions.append(f"{column} <= {param(value)}")
-        else:
-            pattern = _like_pattern(str(value).lower(), prefix_only=flt.op == "prefix")
-            conditions.append(f"{column} ILIKE {param(pattern)}")
+        conditions.extend(_conditions(spec.filters[name], value, param))
 
     fingerprint = _fingerprint(sort_name, active)
     sort_column, key_column = _ident(order.column), _ident(spec.key)

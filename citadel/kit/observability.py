@@ -101,6 +101,13 @@ DB_POOL = MetricSpec(
     ("state",),
 )
 
+CACHE_LOOKUPS = MetricSpec(
+    "citadel_cache_lookups",
+    "Response cache lookups by topic, tier (memory, redis) and result (hit, miss, error).",
+    "counter",
+    ("topic", "tier", "result"),
+)
+
 GaugeSource = Callable[[], Iterable[tuple[MetricSpec, tuple[str, ...], float]]]
 
 
@@ -137,7 +144,7 @@ class Metrics:
         self._counters: dict[str, dict[tuple[str, ...], float]] = {}
         self._histograms: dict[str, dict[tuple[str, ...], list[float]]] = {}
         self._gauge_sources: list[GaugeSource] = []
-        for spec in (HTTP_REQUESTS, HTTP_LATENCY, DB_POOL, *specs):
+        for spec in (HTTP_REQUESTS, HTTP_LATENCY, DB_POOL, CACHE_LOOKUPS, *specs):
             self.register(spec)
         self._requests = self._counters[HTTP_REQUESTS.name]
         self._latency = self._histograms[HTTP_LATENCY.name]

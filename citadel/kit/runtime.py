@@ -17,12 +17,23 @@ import redis.asyncio as aioredis
 from litestar import Litestar, Request
 from litestar.di import NamedDependency
 
-from citadel.kit.cache import PRINCIPALS_TOPIC, InvalidationBus, LocalCache
+from citadel.kit.cache import (
+    PRINCIPALS_TOPIC,
+    CacheTier,
+    CacheVersions,
+    InvalidationBus,
+    LocalCache,
+    ResponseCache,
+    after_commit,
+)
 from citadel.kit.db import Connection, Database
 from citadel.kit.messaging import NatsLink
-from citadel.kit.observability import DB_POOL, Metrics, MetricSpec
+from citadel.kit.observability import CACHE_LOOKUPS, DB_POOL, Metrics, MetricSpec
 from citadel.kit.ratelimit import ApiRateLimiter, AuthRateLimiter
+from citadel.kit.redislink import RedisLink
+from citadel.kit.search import open_elasticsearch
 from citadel.kit.security import PasswordHasher, Signer, TokenCodec
+from citadel.kit.tally import Tally
 from citadel.settings import Settings
 
 logger = logging.getLogger("citadel.runtime")
@@ -30,8 +41,22 @@ logger = logging.getLogger("citadel.runtime")
 METRICS_FLUSH_S = 1.0
 
 
+def cache_versions(settings: Settings, topics: frozenset[str]) -> CacheVersions:
+    """The Redis side of cache invalidation, the same in API workers and background workers."""
+    link = RedisLink(settings.redis_url.reveal(), timeout_s=settings.redis_timeout_ms / 1000)
+    return CacheVersions(
+        link, key_prefix=settings.redis_key("c:"), topics=topics, version_ttl_s=2 * settings.cache_redis_ttl_s
+    )
+
+
 class Runtime:
-    def __init__(self, settings: Settings, *, metric_specs: tuple[MetricSpec, ...] = ()) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        metric_specs: tuple[MetricSpec, ...] = (),
+        cache_topics: frozenset[str] = frozenset(),
+    ) -> None:
         self.settings = settings
         self.db = Database(
             settings.database_url.reveal(),
@@ -46,9 +71,25 @@ class Runtime:
         )
         self.nats = NatsLink(settings.nats_url.reveal(), name="citadel-api")
         self.bus = InvalidationBus(self.nats, settings.subject("citadel.cache"))
-        self.db.broadcast = self.bus.publish
         self.metrics = Metrics(Path(settings.metrics_dir) if settings.metrics_dir else None, metric_specs)
         self.metrics.add_gauge_source(self._pool_gauges)
+        self.cache_versions = cache_versions(settings, cache_topics)
+        self.db.broadcast = after_commit(self.cache_versions, self.bus)
+        tiers: tuple[CacheTier, ...] = tuple(t for t in settings.cache_tiers if t != "none")
+        self.responses = ResponseCache(
+            self.bus,
+            self.cache_versions,
+            tiers=tiers,
+            memory_ttl_s=settings.cache_memory_ttl_s,
+            fallback_ttl_s=settings.cache_memory_fallback_ttl_s,
+            redis_ttl_s=settings.cache_redis_ttl_s,
+            max_entries=settings.cache_memory_max_entries,
+            max_bytes=settings.cache_memory_max_mib * 2**20,
+            on_lookup=lambda topic, tier, result: self.metrics.inc(CACHE_LOOKUPS, (topic, tier, result)),
+        )
+        self.tally = Tally(self.db, settings.search_stats_flush_s)
+        self.public_cache_control = f"public, max-age={settings.catalog_http_max_age_s}".encode()
+        self.elasticsearch: Any | None = open_elasticsearch(settings)
         self.api_limiter = ApiRateLimiter(
             limit=settings.rate_limit_api_per_second,
             redis_client=self.redis,
@@ -78,7 +119,21 @@ class Runtime:
         )
         self.principals.key_from_text(uuid.UUID)
         self.cursors = Signer(settings.cursor_secret.reveal(), "cursor")
+        self._local_caches: dict[str, LocalCache[Any, Any]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+
+    def local_cache(self, topic: str, *, max_entries: int = 1000) -> LocalCache[Any, Any]:
+        """This worker's cache of decoded values for ``topic``, kept fresh by its invalidations."""
+        cache = self._local_caches.get(topic)
+        if cache is None:
+            cache = self._local_caches[topic] = LocalCache(
+                self.bus,
+                topic,
+                ttl_s=self.settings.cache_memory_ttl_s,
+                fallback_ttl_s=self.settings.cache_memory_fallback_ttl_s,
+                max_entries=max_entries,
+            )
+        return cache
 
     def _pool_gauges(self) -> list[tuple[MetricSpec, tuple[str, ...], float]]:
         in_use, idle, maximum = self.db.pool_usage()
@@ -103,6 +158,8 @@ class Runtime:
             await self.api_limiter.start()
         if self.metrics.directory is not None:
             self.spawn(self._flush_metrics_forever, "metrics-flush")
+        self.spawn(self.cache_versions.retry_forever, "cache-version-retry")
+        self.spawn(self.tally.flush_forever, "tally-flush")
         try:
             yield
         finally:
@@ -112,9 +169,13 @@ class Runtime:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await self.api_limiter.stop()
+            await self.tally.flush()
             with contextlib.suppress(OSError):
                 self.metrics.write_snapshot()
             await self.nats.close()
+            await self.cache_versions.link.close()
+            if self.elasticsearch is not None:
+                await self.elasticsearch.close()
             await self.redis.aclose()
             await self.db.close()
 

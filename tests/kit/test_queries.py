@@ -9,7 +9,7 @@ import citadel
 from citadel.kit.db import Queries
 
 QUERY_FILES = sorted(Path(citadel.__file__).parent.rglob("queries.sql"))
-UTILITY = ("CREATE ", "ALTER ", "DROP ")
+UTILITY = ("CREATE ", "ALTER ", "DROP ", "ANALYZE ")
 
 
 def _queries() -> list[tuple[str, str, str]]:

@@ -1,0 +1,140 @@
+-- Search over PostgreSQL: full text (tsvector + GIN), typo correction (pg_trgm), suggestions,
+-- and query statistics.
+
+-- name: search_products
+-- Matches, one page of them and the facets of all of them, in one round trip.
+-- $1 tsquery text; filters: $2 category ids, $3 vendor, $4/$5 price bounds, $6 currency, $7 tags
+-- (all), $8 attribute groups (jsonb: every group has a document the attributes contain), $9 in
+-- stock; $10 sort, $11 limit, $12 offset; $13 the currency of the price buckets, $14 their edges;
+-- $15 the words without the prefix (whole-word matches rank higher than prefix ones).
+WITH matches AS MATERIALIZED (
+    SELECT p.id, p.category_id, p.vendor_id, p.price_amount, p.currency, p.attributes, p.created_at,
+           p.units_sold_30d,
+           ts_rank_cd(p.search_vector, query, 1) + 2 * ts_rank_cd(p.search_vector, exact, 1) AS rank
+    FROM products p, to_tsquery('english', $1) AS query, to_tsquery('english', $15) AS exact
+    WHERE p.search_vector @@ query
+      AND p.status = 'active'
+      AND ($2::uuid[] IS NULL OR p.category_id = ANY ($2))
+      AND ($3::uuid IS NULL OR p.vendor_id = $3)
+      AND ($4::bigint IS NULL OR p.price_amount >= $4)
+      AND ($5::bigint IS NULL OR p.price_amount <= $5)
+      AND ($6::text IS NULL OR p.currency = $6)
+      AND ($7::text[] IS NULL OR p.tags @> $7)
+      AND ($8::jsonb IS NULL OR NOT EXISTS (
+              SELECT 1 FROM jsonb_array_elements($8) AS wanted (grp)
+              WHERE NOT EXISTS (SELECT 1 FROM jsonb_array_elements(wanted.grp) AS alt (doc)
+                                WHERE p.attributes @> alt.doc)))
+      AND ($9::boolean IS NULL OR $9 = EXISTS (
+              SELECT 1 FROM product_variants v
+              JOIN stock s ON s.variant_id = v.id
+              JOIN warehouses w ON w.id = s.warehouse_id
+              WHERE v.product_id = p.id AND v.status = 'active' AND w.is_active AND s.on_hand > s.reserved))
+),
+page AS (
+    SELECT m.id, m.rank, row_number() OVER () AS n
+    FROM (SELECT id, rank FROM matches m
+          ORDER BY (CASE WHEN $10 = 'relevance' THEN m.rank END) DESC NULLS LAST,
+                   (CASE WHEN $10 = 'price_asc' THEN m.price_amount END) ASC NULLS LAST,
+                   (CASE WHEN $10 = 'price_desc' THEN m.price_amount END) DESC NULLS LAST,
+                   (CASE WHEN $10 = 'newest' THEN m.created_at END) DESC NULLS LAST,
+                   (CASE WHEN $10 = 'popular' THEN m.units_sold_30d END) DESC NULLS LAST,
+                   m.id DESC
+          LIMIT $11 OFFSET $12) m
+)
+SELECT
+    (SELECT count(*) FROM matches) AS total,
+    (SELECT COALESCE(json_agg(json_build_object(
+                'id', p.id, 'slug', p.slug, 'name', p.name, 'brand', p.brand, 'vendorId', p.vendor_id,
+                'categoryId', p.category_id, 'status', p.status, 'priceAmount', p.price_amount,
+                'compareAtAmount', p.compare_at_amount, 'currency', p.currency, 'image', p.images -> 0,
+                'tags', p.tags, 'createdAt', p.created_at,
+                'inStock', EXISTS (SELECT 1 FROM product_variants v
+                                   JOIN stock s ON s.variant_id = v.id
+                                   JOIN warehouses w ON w.id = s.warehouse_id
+                                   WHERE v.product_id = p.id AND v.status = 'active' AND w.is_active
+                                     AND s.on_hand > s.reserved))
+            ORDER BY page.n), '[]')
+     FROM page JOIN products p ON p.id = page.id)::text AS items,
+    (SELECT COALESCE(json_agg(json_build_array(c.category_id, c.n) ORDER BY c.n DESC), '[]')
+     FROM (SELECT category_id, count(*) AS n FROM matches WHERE category_id IS NOT NULL
+           GROUP BY 1 ORDER BY 2 DESC LIMIT 30) c)::text AS categories,
+    (SELECT COALESCE(json_agg(json_build_array(v.vendor_id, ven.name, v.n) ORDER BY v.n DESC), '[]')
+     FROM (SELECT vendor_id, count(*) AS n FROM matches GROUP BY 1 ORDER BY 2 DESC LIMIT 20) v
+     JOIN vendors ven ON ven.id = v.vendor_id)::text AS vendors,
+    (SELECT COALESCE(json_agg(json_build_array(b.bucket, b.n) ORDER BY b.bucket), '[]')
+     FROM (SELECT width_bucket(price_amount, $14::bigint[]) AS bucket, count(*) AS n
+           FROM matches WHERE currency = $13 GROUP BY 1) b)::text AS price,
+    (SELECT COALESCE(json_agg(json_build_array(a.key, a.value, a.n) ORDER BY a.key, a.n DESC), '[]')
+     FROM (SELECT key, value, count(*) AS n,
+                  row_number() OVER (PARTITION BY key ORDER BY count(*) DESC, value) AS r
+           FROM matches, jsonb_each_text(matches.attributes)
+           GROUP BY key, value) a
+     WHERE a.r <= 10)::text AS attributes;
+
+-- name: correct_words
+-- Each word, or the nearest dictionary word by trigram distance when it is close enough ($2).
+SELECT w.word,
+       (SELECT t.term FROM search_terms t
+        WHERE similarity(t.term, w.word) >= $2
+        ORDER BY t.term <-> w.word
+        LIMIT 1) AS nearest
+FROM unnest($1::text[]) WITH ORDINALITY AS w (word, n)
+ORDER BY w.n;
+
+-- name: suggest_terms
+SELECT term FROM search_terms WHERE term LIKE $1 ORDER BY length(term), term LIMIT $2;
+
+-- name: suggest_products
+SELECT id, slug, name
+FROM products, to_tsquery('english', $1) AS query
+WHERE status = 'active' AND search_vector @@ query
+ORDER BY units_sold_30d DESC, ts_rank_cd(search_vector, query, 1) DESC, id
+LIMIT $2;
+
+-- name: record_query_stats
+-- Counts a worker gathered, added to the day's totals (parallel arrays: one element per query).
+INSERT INTO search_query_stats AS s (day, query, searches, zero_results, last_searched_at)
+SELECT q.day, q.query, q.searches, q.zero_results, now()
+FROM unnest($1::date[], $2::text[], $3::int[], $4::int[]) AS q (day, query, searches, zero_results)
+ON CONFLICT (day, query) DO UPDATE
+SET searches = s.searches + EXCLUDED.searches,
+    zero_results = s.zero_results + EXCLUDED.zero_results,
+    last_searched_at = now();
+
+-- name: query_totals
+SELECT COALESCE(sum(searches), 0)::bigint AS searches, COALESCE(sum(zero_results), 0)::bigint AS zero_results
+FROM search_query_stats WHERE day BETWEEN $1 AND $2;
+
+-- name: popular_queries
+SELECT query, sum(searches)::int AS searches, sum(zero_results)::int AS zero_results
+FROM search_query_stats WHERE day BETWEEN $1 AND $2
+GROUP BY query ORDER BY sum(searches) DESC, query LIMIT $3;
+
+-- name: zero_result_queries
+SELECT query, sum(searches)::int AS searches, sum(zero_results)::int AS zero_results
+FROM search_query_stats WHERE day BETWEEN $1 AND $2 AND zero_results > 0
+GROUP BY query ORDER BY sum(zero_results) DESC, query LIMIT $3;
+
+-- name: product_documents
+-- What the Elasticsearch index holds of each product (active or not: the index drops the rest).
+SELECT p.id, p.slug, p.name, p.description, p.brand, p.tags, p.attributes, p.status, p.vendor_id,
+       ven.name AS vendor_name, p.category_id, c.path AS category_path, c.name AS category_name,
+       p.price_amount, p.compare_at_amount, p.currency, p.images -> 0 AS image, p.created_at,
+       p.units_sold_30d,
+       EXISTS (SELECT 1 FROM product_variants v
+               JOIN stock s ON s.variant_id = v.id
+               JOIN warehouses w ON w.id = s.warehouse_id
+               WHERE v.product_id = p.id AND v.status = 'active' AND w.is_active
+                 AND s.on_hand > s.reserved) AS in_stock
+FROM products p
+JOIN vendors ven ON ven.id = p.vendor_id
+LEFT JOIN categories c ON c.id = p.category_id
+WHERE p.id = ANY ($1::uuid[]);
+
+-- name: all_product_ids_after
+-- Active product ids in id order, a batch at a time (for a full reindex).
+SELECT id FROM products WHERE status = 'active' AND id > $1 ORDER BY id LIMIT $2;
+
+-- name: products_of_categories
+-- Products filed anywhere under these categories (their documents carry the category path).
+SELECT p.id FROM products p JOIN categories c ON c.id = p.category_id WHERE c.path && $1::uuid[];

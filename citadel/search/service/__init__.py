@@ -1,0 +1,186 @@
+"""Search: one interface over two backends, cached result pages, suggestions and statistics.
+
+``CITADEL_SEARCH_BACKEND`` picks PostgreSQL full text (the default; nothing else to run) or
+Elasticsearch (for large catalogs; kept in sync from the catalog events by a consumer). Both take
+the same ``SearchRequest`` and answer the same ``SearchResults``. Result pages are cached like
+product lists and dropped by any catalog change; every search, cached or not, is counted for the
+statistics admins read (counted in the worker, written in batches).
+"""
+
+import hashlib
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
+
+import asyncpg
+import msgspec
+
+from citadel.catalog import service as catalog
+from citadel.catalog.models import SEARCH_TOPIC, ProductFilters
+from citadel.kit.cache import CachedBody
+from citadel.kit.db import Connection, load_queries
+from citadel.kit.errors import FieldError, ValidationFailed
+from citadel.kit.runtime import Runtime
+from citadel.kit.tally import Counts
+from citadel.search.models import (
+    MAX_PAGES,
+    MAX_QUERY_WORDS,
+    QueryStat,
+    SearchAnalytics,
+    SearchRequest,
+    SearchResults,
+    SearchSort,
+    Suggestion,
+    Suggestions,
+)
+from citadel.search.service.elasticsearch import ElasticsearchSearch
+from citadel.search.service.postgres import PostgresSearch
+
+Q = load_queries(__file__)
+
+STATS_KIND = "search_queries"
+_WORD = re.compile(r"\w+")
+_encoder = msgspec.json.Encoder()
+
+
+class SearchBackend(Protocol):
+    async def search(self, request: SearchRequest) -> SearchResults: ...
+
+    async def suggest(self, words: tuple[str, ...], limit: int) -> list[Suggestion]: ...
+
+
+def backend(runtime: Runtime) -> SearchBackend:
+    if runtime.settings.search_backend == "elasticsearch":
+        return ElasticsearchSearch(runtime)
+    return PostgresSearch(runtime)
+
+
+def words_of(text: str) -> tuple[str, ...]:
+    return tuple(word[:40] for word in _WORD.findall(text.lower())[:MAX_QUERY_WORDS])
+
+
+def _bad(field: str, code: str, message: str) -> ValidationFailed:
+    return ValidationFailed(
+        message, errors=[FieldError(field=field, message=message, code=code, source="query")]
+    )
+
+
+def _fingerprint(text: str, filters: ProductFilters, sort: str, limit: int) -> str:
+    canonical = _encoder.encode([text, msgspec.to_builtins(filters), sort, limit])
+    return hashlib.blake2b(canonical, digest_size=12).hexdigest()
+
+
+def build_request(
+    runtime: Runtime, text: str, filters: ProductFilters, *, sort: SearchSort, cursor: str | None, limit: int
+) -> SearchRequest:
+    text = " ".join(text.split())
+    words = words_of(text)
+    if not words:
+        raise _bad("q", "empty_query", "Search for at least one word.")
+    offset = 0
+    fingerprint = _fingerprint(text, filters, sort, limit)
+    if cursor:
+        raw = runtime.cursors.unsign(cursor)
+        try:
+            cursor_fingerprint, offset = msgspec.json.decode(raw or b"", type=tuple[str, int])
+        except msgspec.DecodeError:
+            raise _bad("cursor", "invalid_cursor", "The cursor is not one this API issued.") from None
+        if cursor_fingerprint != fingerprint:
+            raise _bad("cursor", "invalid_cursor", "The cursor belongs to another search.")
+    currency = filters.currency or runtime.settings.default_currency
+    return SearchRequest(
+        text=text,
+        words=words,
+        filters=filters,
+        facet_currency=currency,
+        sort=sort,
+        offset=offset,
+        limit=limit,
+    )
+
+
+def _next_cursor(runtime: Runtime, request: SearchRequest, total: int) -> str | None:
+    following = request.offset + request.limit
+    if following >= total or following >= MAX_PAGES * request.limit:
+        return None
+    fingerprint = _fingerprint(request.text, request.filters, request.sort, request.limit)
+    return runtime.cursors.sign(_encoder.encode([fingerprint, following]))
+
+
+class _Total(msgspec.Struct):
+    total: int
+
+
+_total = msgspec.json.Decoder(_Total)
+
+
+async def search(runtime: Runtime, request: SearchRequest) -> CachedBody:
+    """A page of results with facets (cached until the catalog changes), counted for statistics."""
+
+    async def load() -> bytes:
+        results = await backend(runtime).search(request)
+        results.next_cursor = _next_cursor(runtime, request, results.total)
+        return _encoder.encode(results)
+
+    key = _fingerprint(request.text, request.filters, request.sort, request.limit) + f":{request.offset}"
+    body = await runtime.responses.get(SEARCH_TOPIC, "*", key, load)
+    assert body is not None  # a search always loads
+    found = _total.decode(body.body).total
+    runtime.tally.add(STATS_KIND, (datetime.now(UTC).date(), " ".join(request.words)), 1, 0 if found else 1)
+    return body
+
+
+async def suggest(runtime: Runtime, text: str, limit: int) -> Suggestions:
+    """Completions of what is being typed: dictionary words, products and categories."""
+    words = words_of(text)
+    items = await backend(runtime).suggest(words, limit) if words else []
+    if words and len(items) < limit:
+        prefix = " ".join(words)
+        index = await catalog.category_index(runtime)
+        items += [
+            Suggestion(text=row.name, kind="category", id=row.id, slug=row.slug)
+            for row in index.rows.values()
+            if row.name.lower().startswith(prefix) and index.visible(row)
+        ][: limit - len(items)]
+    return Suggestions(query=text, items=items)
+
+
+# --- statistics ----------------------------------------------------------------------------------
+
+
+async def flush_query_stats(conn: Connection, counts: Counts) -> None:
+    """The worker's gathered counts, added to the day's totals in one statement."""
+    keys = list(counts)
+    await conn.execute(
+        Q.record_query_stats,
+        [day for day, _ in keys],
+        [query for _, query in keys],
+        [counts[k][0] for k in keys],
+        [counts[k][1] for k in keys],
+    )
+
+
+async def analytics(
+    conn: Connection, *, since: date | None, until: date | None, limit: int
+) -> SearchAnalytics:
+    until = until or datetime.now(UTC).date()
+    since = since or until - timedelta(days=29)
+    if since > until:
+        raise _bad("since", "invalid_range", "since is after until.")
+    totals = await conn.fetchrow(Q.query_totals, since, until)
+    searches, zero = (int(totals["searches"]), int(totals["zero_results"])) if totals else (0, 0)
+
+    def stats(rows: list[asyncpg.Record]) -> list[QueryStat]:
+        return [
+            QueryStat(query=r["query"], searches=r["searches"], zero_results=r["zero_results"]) for r in rows
+        ]
+
+    return SearchAnalytics(
+        since=since,
+        until=until,
+        searches=searches,
+        zero_result_searches=zero,
+        zero_result_rate=round(zero / searches, 4) if searches else 0.0,
+        popular=stats(await conn.fetch(Q.popular_queries, since, until, limit)),
+        zero_results=stats(await conn.fetch(Q.zero_result_queries, since, until, limit)),
+    )

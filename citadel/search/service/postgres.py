@@ -1,0 +1,154 @@
+"""Search on PostgreSQL: weighted full text (tsvector, GIN), typo correction (pg_trgm), facets.
+
+A query's words must all match (the last one as a prefix, for search-as-you-type), ranked by
+``ts_rank_cd`` over the weighted document (name and brand, then tags and category, then the
+description). When the words as typed find nothing, each is replaced by the nearest word of the
+catalog's dictionary (trigram distance, similarity at least ``CORRECTION_SIMILARITY``) and the
+search runs once more; the answer then says which words it searched for. Total, page and facets
+come from one statement over one materialized set of matches.
+"""
+
+import uuid
+from typing import Any
+
+import msgspec
+
+from citadel.catalog import service as catalog
+from citadel.catalog.models import ProductSummary
+from citadel.kit.db import Database, load_queries
+from citadel.kit.money import exponent
+from citadel.kit.runtime import Runtime
+from citadel.search.models import (
+    Facets,
+    FacetValue,
+    PriceBucket,
+    SearchRequest,
+    SearchResults,
+    Suggestion,
+)
+
+Q = load_queries(__file__)
+
+CORRECTION_SIMILARITY = 0.3
+# price bucket edges in major units (scaled by each currency's exponent)
+PRICE_EDGES = (0, 10, 25, 50, 100, 250, 500, 1000)
+
+_items = msgspec.json.Decoder(list[ProductSummary])
+_rows = msgspec.json.Decoder(list[list[Any]])
+
+
+def tsquery(words: tuple[str, ...]) -> str:
+    """All words, the last as a prefix. Words are ``\\w+`` runs, so no tsquery syntax gets in."""
+    return " & ".join([*words[:-1], f"{words[-1]}:*"]) if words else ""
+
+
+def price_edges(currency: str) -> list[int]:
+    scale = 10 ** exponent(currency)
+    return [edge * scale for edge in PRICE_EDGES]
+
+
+def filter_arguments(request: SearchRequest) -> list[object]:
+    """Arguments $2 to $9 of the search statements: each filter, or NULL."""
+    f = request.filters
+    groups = [[{key: value} for value in values] for key, values in f.attributes] if f.attributes else None
+    return [
+        list(f.category_ids) if f.category_ids is not None else None,
+        f.vendor_id,
+        f.min_price,
+        f.max_price,
+        f.currency,
+        list(f.tags) or None,
+        groups,
+        f.in_stock,
+    ]
+
+
+class PostgresSearch:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.db: Database = runtime.db
+
+    async def search(self, request: SearchRequest) -> SearchResults:
+        results = await self._run(request, request.words)
+        if results.total == 0 and any(len(w) >= 3 for w in request.words):
+            corrected = await self._corrected(request.words)
+            if corrected != request.words:
+                retry = await self._run(request, corrected)
+                if retry.total:
+                    retry.corrected_query = " ".join(corrected)
+                    return retry
+        return results
+
+    async def _corrected(self, words: tuple[str, ...]) -> tuple[str, ...]:
+        async with self.db.connection() as conn:
+            rows = await conn.fetch(Q.correct_words, list(words), CORRECTION_SIMILARITY)
+        return tuple(row["nearest"] or row["word"] if len(row["word"]) >= 3 else row["word"] for row in rows)
+
+    async def _run(self, request: SearchRequest, words: tuple[str, ...]) -> SearchResults:
+        edges = price_edges(request.facet_currency)
+        async with self.db.connection() as conn:
+            row = await conn.fetchrow(
+                Q.search_products, tsquery(words), *filter_arguments(request), request.sort,
+                request.limit, request.offset, request.facet_currency, edges, " & ".join(words),
+            )  # fmt: skip
+        assert row is not None  # an aggregate query always answers one row
+        index = await catalog.category_index(self.runtime)
+        categories = []
+        for category_id, count in _rows.decode(row["categories"]):
+            found = index.rows.get(uuid.UUID(category_id))
+            categories.append(
+                FacetValue(value=category_id, label=found.name if found else category_id, count=count)
+            )
+        attributes: dict[str, list[FacetValue]] = {}
+        for key, value, count in _rows.decode(row["attributes"]):
+            attributes.setdefault(key, []).append(FacetValue(value=value, label=value, count=count))
+        price = [
+            PriceBucket(
+                min_amount=edges[bucket - 1] if bucket > 0 else 0,
+                max_amount=edges[bucket] if bucket < len(edges) else None,
+                count=count,
+            )
+            for bucket, count in _rows.decode(row["price"])
+        ]
+        return SearchResults(
+            total=row["total"],
+            query=request.text,
+            corrected_query=None,
+            items=_items.decode(row["items"]),
+            facets=Facets(
+                categories=categories,
+                vendors=[
+                    FacetValue(value=v, label=name, count=n) for v, name, n in _rows.decode(row["vendors"])
+                ],
+                price=price,
+                price_currency=request.facet_currency,
+                attributes=attributes,
+            ),
+            next_cursor=None,
+        )
+
+    async def suggest(self, words: tuple[str, ...], limit: int) -> list[Suggestion]:
+        if not words:
+            return []
+        async with self.db.connection() as conn:
+            suggestions = await self._suggest(conn, words, limit)
+            if not suggestions and len(words[-1]) >= 3:
+                rows = await conn.fetch(Q.correct_words, [words[-1]], CORRECTION_SIMILARITY)
+                nearest = rows[0]["nearest"] if rows else None
+                if nearest and nearest != words[-1]:
+                    suggestions = await self._suggest(conn, (*words[:-1], nearest), limit)
+        return suggestions
+
+    async def _suggest(self, conn: Any, words: tuple[str, ...], limit: int) -> list[Suggestion]:
+        last = words[-1]
+        pattern = last.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        head = " ".join(words[:-1])
+        terms = [
+            Suggestion(text=f"{head} {row['term']}".strip(), kind="term")
+            for row in await conn.fetch(Q.suggest_terms, pattern, max(1, limit // 2))
+        ]
+        products = [
+            Suggestion(text=row["name"], kind="product", id=row["id"], slug=row["slug"])
+            for row in await conn.fetch(Q.suggest_products, tsquery(words), limit)
+        ]
+        return [*terms, *products][:limit]
