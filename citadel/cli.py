@@ -1,4 +1,4 @@
-"""The ``citadel`` command: serve, migrate, seed, worker, relay, services, run.
+"""The ``citadel`` command: serve, migrate, seed, worker, relay, services, search, run.
 
 Every command completes the environment the same way before reading its settings: service URLs
 not set in ``CITADEL_*_URL`` come from the embedded servers recorded in the data folder, and the
@@ -19,10 +19,13 @@ from granian import Granian
 from granian.constants import HTTPModes, Interfaces, Loops
 from granian.log import LogLevels
 
+from citadel.kit.db import Database
 from citadel.kit.migrations import migrate
 from citadel.kit.observability import configure_logging, prepare_metrics_dir
+from citadel.kit.search import open_elasticsearch
 from citadel.kit.services import EmbeddedServices, data_dir_from
 from citadel.runner import run
+from citadel.search.service import elasticsearch as search_elasticsearch
 from citadel.seed import DEMO_PASSWORD, seed
 from citadel.settings import Settings, SettingsError
 from citadel.worker import Worker
@@ -136,6 +139,28 @@ def cmd_services(args: argparse.Namespace) -> None:
             print(f"{status.name:9} {state:8} {status.source:12} {status.url or ''}")
 
 
+def cmd_search(_: argparse.Namespace) -> None:
+    settings = _settings()
+    client = open_elasticsearch(settings)
+    if client is None:
+        sys.exit(
+            "citadel: reindexing needs CITADEL_SEARCH_BACKEND=elasticsearch and CITADEL_ELASTICSEARCH_URL"
+        )
+
+    async def reindex() -> int:
+        db = Database(settings.database_url.reveal(), pool_size=1)
+        await db.open()
+        try:
+            async with db.connection() as conn:
+                return await search_elasticsearch.reindex(client, settings, conn)
+        finally:
+            await client.close()
+            await db.close()
+
+    indexed, alias = _run(reindex()), search_elasticsearch.alias_name(settings)
+    print(f"indexed {indexed} products into a fresh index behind {alias}")
+
+
 def cmd_run(args: argparse.Namespace) -> None:
     run(host=args.host, port=args.port, workers=args.workers)
 
@@ -172,6 +197,10 @@ def parser() -> argparse.ArgumentParser:
     services_cmd = sub.add_parser("services", help="the embedded PostgreSQL, NATS and Valkey")
     services_cmd.add_argument("action", choices=["up", "down", "status", "env"])
     services_cmd.set_defaults(func=cmd_services)
+
+    search_cmd = sub.add_parser("search", help="search index maintenance (Elasticsearch)")
+    search_cmd.add_argument("action", choices=["reindex"])
+    search_cmd.set_defaults(func=cmd_search)
 
     run_cmd = sub.add_parser("run", help="servers, migrations, demo data, API, relay and worker together")
     add_server_options(run_cmd)

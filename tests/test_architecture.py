@@ -17,7 +17,15 @@ DOMAINS = sorted(
     if p.is_dir() and (p / "__init__.py").exists() and p.name not in {"kit", "_fast", "migrations"}
 )
 # "service" is a service.py grown into a package that re-exports its public functions
-DOMAIN_FILES = {"__init__.py", "routes.py", "models.py", "queries.sql", "service.py", "service", "consumers.py"}
+DOMAIN_FILES = {
+    "__init__.py",
+    "routes.py",
+    "models.py",
+    "queries.sql",
+    "service.py",
+    "service",
+    "consumers.py",
+}
 EXTRA_FILES = {"auth": {"guards.py"}}  # the guards every other domain's routes use
 PUBLIC_ROUTES = {
     "GET /healthz", "GET /readyz", "GET /metrics", "GET /api/v1/info",

@@ -52,7 +52,9 @@ def test_services_are_found_from_another_shell_and_run_supervises_everything(tmp
         assert status.count("running  embedded") == 3
         # another shell: nothing but the data folder tells it where the servers are
         assert "0001_foundation" in _citadel(env, "migrate")
-        assert "seeded 5 users" in _citadel(env, "seed", "--customers", "2")
+        seeded = _citadel(env, "seed", "--customers", "2", "--products", "50")
+        assert "seeded 15 users" in seeded  # an admin, twelve vendors, two customers
+        assert "seeded 50 products" in seeded
         assert "nothing seeded" in _citadel(env, "seed")
         exported = _citadel(env, "services", "env")
         assert "export CITADEL_DATABASE_URL='postgresql://" in exported
@@ -137,7 +139,8 @@ def test_run_starts_and_stops_its_own_servers(tmp_path: Path) -> None:
         output, _ = run.communicate(timeout=60)
     assert run.returncode == 0, output
     assert "starting embedded postgres, redis, nats" in output
-    assert "seeded 23 demo users" in output
+    assert "seeded 33 demo users" in output
+    assert "seeded a demo catalog of 2000 products" in output
     assert "stopping embedded postgres, redis, nats" in output
     deadline = time.monotonic() + 10
     while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:

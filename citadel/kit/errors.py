@@ -283,7 +283,30 @@ def _body_errors(request: Request[Any, Any, Any], exc: ValidationException) -> l
     return [FieldError(field="body", message=str(exc.detail), code="invalid")]
 
 
+def _wire_name(request: Request[Any, Any, Any], key: str) -> str:
+    """A parameter as the client sent it (``minPrice``), not as the handler names it (``min_price``)."""
+    parameter = request.route_handler.parsed_fn_signature.parameters.get(key)
+    definition = getattr(parameter, "kwarg_definition", None)
+    alias = getattr(definition, "name", None) or getattr(definition, "query", None)
+    return str(alias) if alias else key
+
+
+_MISSING_PARAMETER = re.compile(
+    r"^Missing required (?P<source>query|header|cookie|path) parameter '(?P<key>[^']+)'"
+)
+
+
 def _validation_errors(request: Request[Any, Any, Any], exc: ValidationException) -> list[FieldError]:
+    missing = _MISSING_PARAMETER.match(str(exc.detail))
+    if missing:
+        return [
+            FieldError(
+                field=_wire_name(request, missing["key"]),
+                message="This parameter is required",
+                code="required",
+                source=missing["source"],
+            )
+        ]
     extra = exc.extra if isinstance(exc.extra, list) else []
     errors: list[FieldError] = []
     body_failed = False
@@ -297,7 +320,7 @@ def _validation_errors(request: Request[Any, Any, Any], exc: ValidationException
             continue
         errors.append(
             FieldError(
-                field=str(item.get("key", "")),
+                field=_wire_name(request, str(item.get("key", ""))),
                 message=str(item.get("message", "")),
                 code="invalid",
                 source=source,

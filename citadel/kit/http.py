@@ -125,18 +125,37 @@ class _Gzip:
             await send(message)
             return
         compressed = gzip.compress(message.get("body", b""), compresslevel=self.level)
-        # other bytes, so a strong ETag becomes weak (If-None-Match compares weakly anyway)
         start["headers"] = [
-            *(
-                (n, b"W/" + v if n == b"etag" and not v.startswith(b"W/") else v)
-                for n, v in start["headers"]
-                if n != b"content-length"
-            ),
+            *((n, v) for n, v in start["headers"] if n != b"content-length"),
             (b"content-length", str(len(compressed)).encode()),
             (b"content-encoding", b"gzip"),
         ]
         await send(start)
         await send({"type": "http.response.body", "body": compressed, "more_body": False})
+
+
+def _final_headers(
+    headers: Iterable[tuple[bytes, bytes]],
+    extra: list[tuple[bytes, bytes]],
+    request_id: bytes,
+    *,
+    weak_etag: bool,
+) -> list[tuple[bytes, bytes]]:
+    """The route's headers and the common ones; ``no-store`` unless the route set a Cache-Control."""
+    final: list[tuple[bytes, bytes]] = []
+    cacheable = False
+    for name, value in headers:
+        if name == b"cache-control":
+            cacheable = True
+        elif name == b"etag" and weak_etag and not value.startswith(b"W/"):
+            # this client may get the gzipped bytes: its validator is weak, for a 200 or a 304
+            value = b"W/" + value  # noqa: PLW2901
+        final.append((name, value))
+    final += extra
+    if not cacheable:
+        final.append((b"cache-control", b"no-store"))
+    final.append((b"x-request-id", request_id))
+    return final
 
 
 class EdgeMiddleware:
@@ -177,13 +196,9 @@ class EdgeMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = message.get("headers", [])
-                for name, _ in headers:
-                    if name == b"cache-control":
-                        final = [*headers, *extra, (b"x-request-id", request_id)]
-                        break
-                else:  # nothing is cacheable unless its route says so
-                    final = [*headers, *extra, (b"cache-control", b"no-store"), (b"x-request-id", request_id)]
+                final = _final_headers(
+                    message.get("headers", []), extra, request_id, weak_etag=gzipper is not None
+                )
                 message["headers"] = final
                 if gzipper is not None and gzipper.wants(final):
                     final.append((b"vary", b"Accept-Encoding"))

@@ -32,6 +32,11 @@ import redis.exceptions
 logger = logging.getLogger("citadel.ratelimit")
 
 
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 class ApiRateLimiter:
     def __init__(
         self,
@@ -101,6 +106,8 @@ class ApiRateLimiter:
                 await self.sync()
                 warned = False
             except (redis.exceptions.RedisError, OSError) as exc:
+                if _being_cancelled():
+                    raise asyncio.CancelledError from exc  # redis-py reports a cancel as its own error
                 if not warned:
                     logger.warning("rate-limit sync failed (%s); limiting per process", type(exc).__name__)
                     warned = True

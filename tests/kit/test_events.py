@@ -292,3 +292,35 @@ async def _async(value: bool) -> bool:
 
 async def _has_all(db: Database, ids: list[uuid.UUID]) -> bool:
     return set(ids) <= set(await _effects(db))
+
+
+async def test_a_batch_consumer_handles_each_fetch_at_once_and_each_event_once(
+    servers: Servers, fresh_database_url: str, db: Database
+) -> None:
+    settings = isolated_settings(servers, fresh_database_url, consumer_batch_size=50)
+    batches: list[int] = []
+    failures = 1
+
+    async def handle(conn: Connection, events: list[tuple[UserRoleChanged, Envelope]]) -> None:
+        nonlocal failures
+        batches.append(len(events))
+        if failures:
+            failures -= 1
+            raise RuntimeError("the whole batch fails once")
+        for _, envelope in events:
+            await conn.execute(
+                "INSERT INTO consumer_effects (event_id, sequence) VALUES ($1, $2)",
+                envelope.id,
+                envelope.sequence,
+            )
+
+    consumer = Consumer(
+        name="test-batch", domain="users", batch_handler=handle, batch_types=frozenset({"users.role_changed"})
+    )
+    ids = await _emit(db, 30)
+    async with running_worker(settings, consumers=[consumer]):
+        await eventually(lambda: _has_all(db, ids), timeout=20)
+    effects = await _effects(db)
+    assert all(effects[i] == 1 for i in ids)
+    assert len(batches) < 30  # handled in batches, not one call per event
+    assert sum(batches[1:]) >= 30  # the failed batch came back whole

@@ -130,19 +130,29 @@ async def search(runtime: Runtime, request: SearchRequest) -> CachedBody:
     return body
 
 
+MAX_CATEGORY_SUGGESTIONS = 3
+
+
 async def suggest(runtime: Runtime, text: str, limit: int) -> Suggestions:
-    """Completions of what is being typed: dictionary words, products and categories."""
+    """Completions of what is being typed: categories first, then dictionary words and products."""
     words = words_of(text)
-    items = await backend(runtime).suggest(words, limit) if words else []
-    if words and len(items) < limit:
-        prefix = " ".join(words)
-        index = await catalog.category_index(runtime)
-        items += [
-            Suggestion(text=row.name, kind="category", id=row.id, slug=row.slug)
-            for row in index.rows.values()
-            if row.name.lower().startswith(prefix) and index.visible(row)
-        ][: limit - len(items)]
-    return Suggestions(query=text, items=items)
+    if not words:
+        return Suggestions(query=text, items=[])
+    index = await catalog.category_index(runtime)
+    categories = [
+        Suggestion(text=row.name, kind="category", id=row.id, slug=row.slug)
+        for row in index.rows.values()
+        if _starts_with(words_of(row.name), words) and index.visible(row)
+    ][: min(MAX_CATEGORY_SUGGESTIONS, limit)]
+    rest = await backend(runtime).suggest(words, limit - len(categories)) if len(categories) < limit else []
+    return Suggestions(query=text, items=[*categories, *rest])
+
+
+def _starts_with(name: tuple[str, ...], typed: tuple[str, ...]) -> bool:
+    """Whole words typed so far match the name's first words, and the last one is a prefix."""
+    if len(typed) > len(name):
+        return False
+    return name[: len(typed) - 1] == typed[:-1] and name[len(typed) - 1].startswith(typed[-1])
 
 
 # --- statistics ----------------------------------------------------------------------------------

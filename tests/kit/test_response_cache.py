@@ -1,0 +1,176 @@
+"""The two-tier response cache: memory, Redis, invalidation across workers, and Redis outages."""
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from citadel.kit.cache import CacheVersions, InvalidationBus, ResponseCache
+from citadel.kit.messaging import NatsLink
+from citadel.kit.redislink import RedisLink
+from citadel.settings import Secret, Settings
+from tests.fixtures.app import AppClient, make_settings, running_app
+from tests.fixtures.catalog import create_product, create_seller
+from tests.fixtures.servers import NAMESPACE, PrivateServer, Servers
+
+LONG = {"cache_memory_ttl_s": 3600.0, "cache_redis_ttl_s": 3600}
+
+
+def _hits(app: AppClient, tier: str, result: str) -> float:
+    return app.runtime.metrics._counters["citadel_cache_lookups"].get(("product", tier, result), 0.0)
+
+
+def _settings(servers: Servers, database_url: str, **overrides: object) -> Settings:
+    namespace = f"{NAMESPACE}_{secrets.token_hex(3)}"
+    return make_settings(servers, database_url, namespace=namespace, **{**LONG, **overrides})
+
+
+async def test_a_change_reaches_every_worker_within_a_second_and_nothing_else_is_dropped(
+    servers: Servers, database_url: str
+) -> None:
+    settings = _settings(servers, database_url)
+    async with running_app(settings) as one, running_app(settings) as two:
+        for app in (one, two):
+            assert await app.runtime.nats.wait_connected(5)
+        seller = await create_seller(one)
+        changed = await create_product(one, seller, priceAmount=1000)
+        untouched = await create_product(one, seller, priceAmount=2000)
+        for app in (one, two):
+            for product in (changed, untouched):
+                assert (await app.get(f"/api/v1/products/{product['id']}")).status_code == 200
+        misses_before = _hits(two, "memory", "miss")
+        assert (await two.get(f"/api/v1/products/{untouched['id']}")).json()["priceAmount"] == 2000
+        assert _hits(two, "memory", "miss") == misses_before  # served from memory
+        response = await one.patch(
+            f"/api/v1/products/{changed['id']}", json={"priceAmount": 1500}, headers=seller.headers
+        )
+        assert response.status_code == 200
+        started = time.monotonic()
+        while (await two.get(f"/api/v1/products/{changed['id']}")).json()["priceAmount"] != 1500:
+            assert time.monotonic() - started < 1.0, "the other worker still serves the old price"
+            await asyncio.sleep(0.01)
+        hits = _hits(two, "memory", "hit")
+        assert (await two.get(f"/api/v1/products/{untouched['id']}")).json()["priceAmount"] == 2000
+        assert _hits(two, "memory", "hit") == hits + 1  # the untouched page never left memory
+
+
+async def test_redis_serves_a_worker_without_memory_and_follows_changes(
+    servers: Servers, database_url: str
+) -> None:
+    settings = _settings(servers, database_url, cache_tiers=("redis",))
+    async with running_app(settings) as app:
+        seller = await create_seller(app)
+        product = await create_product(app, seller, priceAmount=700)
+        path = f"/api/v1/products/{product['id']}"
+        first = await app.get(path)
+        assert _hits(app, "redis", "miss") == 1
+        second = await app.get(path)
+        assert _hits(app, "redis", "hit") == 1
+        assert first.content == second.content and first.headers["etag"] == second.headers["etag"]
+        await app.patch(path, json={"priceAmount": 800}, headers=seller.headers)
+        assert (await app.get(path)).json()["priceAmount"] == 800
+        assert _hits(app, "redis", "miss") == 2
+
+
+async def test_with_the_cache_off_every_read_goes_to_postgres(servers: Servers, database_url: str) -> None:
+    settings = _settings(servers, database_url, cache_tiers=("none",))
+    async with running_app(settings) as app:
+        seller = await create_seller(app)
+        product = await create_product(app, seller)
+        for _ in range(3):
+            assert (await app.get(f"/api/v1/products/{product['id']}")).status_code == 200
+        assert _hits(app, "memory", "hit") == _hits(app, "redis", "hit") == 0
+
+
+async def test_redis_down_degrades_to_postgres_reads_not_errors(
+    servers: Servers, database_url: str, private_redis: PrivateServer
+) -> None:
+    settings = _settings(
+        servers,
+        database_url,
+        cache_tiers=("redis",),
+        redis_url=Secret(f"redis://127.0.0.1:{private_redis.port}/0"),
+    )
+    async with running_app(settings) as app:
+        seller = await create_seller(app)
+        product = await create_product(app, seller, priceAmount=100)
+        path = f"/api/v1/products/{product['id']}"
+        assert (await app.get(path)).status_code == 200
+        private_redis.stop()
+        started = time.monotonic()
+        for _ in range(5):
+            response = await app.get(path)
+            assert response.status_code == 200
+            assert response.json()["priceAmount"] == 100
+        assert time.monotonic() - started < 2.0  # a failed Redis is not waited for on every read
+        changed = await app.patch(path, json={"priceAmount": 150}, headers=seller.headers)
+        assert changed.status_code == 200  # writes do not need Redis either
+        assert (await app.get(path)).json()["priceAmount"] == 150
+        private_redis.start()
+        await asyncio.sleep(1.2)  # past the link's back-off, and the pending version bump retried
+        assert (await app.get(path)).json()["priceAmount"] == 150
+        assert (await app.get(path)).json()["priceAmount"] == 150
+        assert _hits(app, "redis", "hit") >= 1
+
+
+@pytest.fixture
+async def bare_cache(servers: Servers) -> AsyncIterator[tuple[ResponseCache, InvalidationBus]]:
+    link = NatsLink(servers.nats_url, name="test-cache")
+    redis = RedisLink(servers.redis_url)
+    bus = InvalidationBus(link, f"{NAMESPACE}.bare.{secrets.token_hex(3)}")
+    versions = CacheVersions(redis, key_prefix=f"{NAMESPACE}:bare:", topics={"t"}, version_ttl_s=60)
+    cache = ResponseCache(
+        bus, versions, tiers=("memory",), memory_ttl_s=60, fallback_ttl_s=60, redis_ttl_s=60,
+        max_entries=2, max_bytes=10_000,
+    )  # fmt: skip
+    yield cache, bus
+    await redis.close()
+
+
+async def test_a_load_overtaken_by_an_invalidation_is_not_kept(
+    bare_cache: tuple[ResponseCache, InvalidationBus],
+) -> None:
+    cache, bus = bare_cache
+    gate = asyncio.Event()
+    loads = 0
+
+    async def slow() -> bytes:
+        nonlocal loads
+        loads += 1
+        await gate.wait()
+        return b'{"v":"old"}'
+
+    pending = asyncio.create_task(cache.get("t", "s", "k", slow))
+    await asyncio.sleep(0)
+    await bus.publish([("t", "s")])  # the write commits while the old value is on its way
+    gate.set()
+    assert (await pending).body == b'{"v":"old"}'
+
+    async def fresh() -> bytes:
+        nonlocal loads
+        loads += 1
+        return b'{"v":"new"}'
+
+    assert (await cache.get("t", "s", "k", fresh)).body == b'{"v":"new"}'
+    assert (await cache.get("t", "s", "k", fresh)).body == b'{"v":"new"}'
+    assert loads == 2
+
+
+async def test_memory_is_bounded_least_recently_used_first(
+    bare_cache: tuple[ResponseCache, InvalidationBus],
+) -> None:
+    cache, _ = bare_cache
+    loads: list[str] = []
+
+    def loader(key: str):  # type: ignore[no-untyped-def]
+        async def load() -> bytes:
+            loads.append(key)
+            return key.encode()
+
+        return load
+
+    for key in ("a", "b", "a", "c", "a", "b"):
+        await cache.get("t", key, key, loader(key))
+    assert loads == ["a", "b", "c", "b"]  # "b" was the least recently used when "c" came

@@ -1,0 +1,45 @@
+"""The demo catalog: realistic, consistent (the stock ledger agrees with stock), and loaded in one go."""
+
+from citadel.kit.db import Database
+from citadel.seed import seed
+from tests.fixtures.app import make_settings
+from tests.fixtures.servers import Servers
+
+
+async def test_the_demo_catalog_is_consistent(servers: Servers, fresh_database_url: str) -> None:
+    settings = make_settings(servers, fresh_database_url)
+    report = await seed(settings, customers=1, products=300, progress=False)
+    assert report.catalog is not None
+    assert (report.catalog.products, report.catalog.vendors, report.catalog.warehouses) == (300, 12, 4)
+    db = Database(fresh_database_url, pool_size=1)
+    await db.open()
+    try:
+        async with db.connection() as conn:
+            assert await conn.fetchval("SELECT max(cardinality(path)) FROM categories") == 3
+            assert await conn.fetchval("SELECT count(*) FROM products") == 300
+            assert (
+                await conn.fetchval(
+                    "SELECT count(*) FROM products p WHERE NOT EXISTS "
+                    "(SELECT 1 FROM product_variants v WHERE v.product_id = p.id)"
+                )
+                == 0
+            )
+            per_product = await conn.fetchrow(
+                "SELECT min(n), max(n) FROM"
+                " (SELECT count(*) AS n FROM product_variants GROUP BY product_id) AS per"
+            )
+            assert per_product[0] >= 1 and per_product[1] <= 6
+            disagreeing = await conn.fetchval(
+                "SELECT count(*) FROM stock s LEFT JOIN LATERAL ("
+                " SELECT COALESCE(sum(on_hand_delta), 0) AS total FROM stock_movements m"
+                " WHERE m.variant_id = s.variant_id AND m.warehouse_id = s.warehouse_id) l"
+                " ON true WHERE l.total <> s.on_hand"
+            )
+            assert disagreeing == 0
+            assert await conn.fetchval("SELECT count(*) FROM search_terms") > 50
+            indexes = await conn.fetchval("SELECT count(*) FROM pg_indexes WHERE tablename = 'products'")
+            assert indexes >= 10  # the load dropped and rebuilt them all
+        again = await seed(settings, customers=1, products=300, progress=False)
+        assert again.skipped
+    finally:
+        await db.close()
