@@ -2,6 +2,7 @@
 
     python -m bench ceilings      the bare ceilings only (Granian RSGI, Litestar + Struct, + one PK read)
     python -m bench foundation    a trivial route of the full app against the same route in bare Litestar
+    python -m bench catalog       product pages, list pages and search (cached and not) on 100,000 products
     python -m bench list          the cases
 
 Options: --repeat N (medians of N rounds, default 3), --duration S (default 10), --connections C
@@ -17,34 +18,49 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import environment
+from bench import catalog, environment
 from bench.apps.bare import ROWS
 from bench.driver import RESULTS, Load, Server, exclusive, machine, measure, record
 
-Case = tuple[str, Server, list[str], str]  # name, server, paths, readiness path
+Case = tuple[str, Server, list[str], str, Load]  # name, server, paths, readiness path, load
 
 
-def _ceilings(env: dict[str, str]) -> list[Case]:
+def _ceilings(env: dict[str, str], load: Load) -> list[Case]:
     ids = random.Random(7).sample(range(1, ROWS + 1), 500)
     return [
-        ("a_rsgi", Server("bench.apps.bare:rsgi_app", interface="rsgi"), ["/api/v1/info"], "/"),
-        ("b_struct", Server("bench.apps.bare:litestar_struct"), ["/api/v1/info"], "/api/v1/info"),
+        ("a_rsgi", Server("bench.apps.bare:rsgi_app", interface="rsgi"), ["/api/v1/info"], "/", load),
+        ("b_struct", Server("bench.apps.bare:litestar_struct"), ["/api/v1/info"], "/api/v1/info", load),
         (
             "c_pk",
             Server("bench.apps.bare:litestar_pk", env=env),
             [f"/bench/products/{i}" for i in ids],
             "/bench/products/1",
+            load,
         ),
     ]
 
 
-def _foundation(env: dict[str, str]) -> list[Case]:
+def _foundation(env: dict[str, str], load: Load) -> list[Case]:
     full = Server("citadel.app:create_app_from_env", factory=True, env=env)
-    return [*_ceilings(env), ("full_info", full, ["/api/v1/info"], "/readyz")]
+    return [*_ceilings(env, load), ("full_info", full, ["/api/v1/info"], "/readyz", load)]
 
 
-SUITES: dict[str, Callable[[dict[str, str]], list[Case]]] = {"ceilings": _ceilings, "foundation": _foundation}
-CEILINGS = ("a_rsgi", "b_struct")
+def _catalog(env: dict[str, str], load: Load) -> list[Case]:
+    catalog.prepare(env)
+    return [*_ceilings(env, load), *catalog.cases(env, load)]
+
+
+SUITES: dict[str, Callable[[dict[str, str], Load], list[Case]]] = {
+    "ceilings": _ceilings,
+    "foundation": _foundation,
+    "catalog": _catalog,
+}
+CEILINGS = ("a_rsgi", "b_struct", "c_pk")
+CASE_NAMES = {
+    "ceilings": CEILINGS,
+    "foundation": (*CEILINGS, "full_info"),
+    "catalog": (*CEILINGS, "detail_memory", "detail_redis", "list_memory", "detail_cold", "search"),
+}
 
 
 def _summary(rounds: list[dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -54,8 +70,10 @@ def _summary(rounds: list[dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
         results = [r[case] for r in rounds]
         row: dict[str, Any] = {
             "case": case,
+            "connections": results[0]["load"]["connections"],
             "rps": statistics.median(r["rps"] for r in results),
             "p50_ms": statistics.median(r["latency_ms"]["p50"] for r in results),
+            "p95_ms": statistics.median(r["latency_ms"]["p95"] for r in results),
             "p99_ms": statistics.median(r["latency_ms"]["p99"] for r in results),
             "cpu_us": statistics.median(r["server_cpu_us_per_request"] for r in results),
             "errors": sum(r["error_count"] for r in results),
@@ -68,17 +86,19 @@ def _summary(rounds: list[dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
 
 
 def _print(rows: list[dict[str, Any]]) -> None:
-    header = (
-        f"{'case':12} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'CPU µs/req':>11} "
-        f"{'% of a_rsgi':>12} {'% of b_struct':>14} {'errors':>7}"
+    print(
+        f"{'case':14} {'conns':>5} {'req/s':>9} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'µs/req':>7} "
+        f"{'of a_rsgi':>9} {'of b_struct':>11} {'of c_pk':>8} {'errors':>6}"
     )
-    print(header)
     for row in rows:
-        of_a = f"{row['of_a_rsgi'] * 100:.1f}%" if "of_a_rsgi" in row else "-"
-        of_b = f"{row['of_b_struct'] * 100:.1f}%" if "of_b_struct" in row else "-"
+        ratios = [
+            f"{row[f'of_{c}'] * 100:.1f}%" if f"of_{c}" in row else "-"
+            for c in ("a_rsgi", "b_struct", "c_pk")
+        ]
         print(
-            f"{row['case']:12} {row['rps']:>10,.0f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} "
-            f"{row['cpu_us']:>11.0f} {of_a:>12} {of_b:>14} {row['errors']:>7}"
+            f"{row['case']:14} {row['connections']:>5} {row['rps']:>9,.0f} {row['p50_ms']:>7.2f} "
+            f"{row['p95_ms']:>7.2f} {row['p99_ms']:>7.2f} {row['cpu_us']:>7.0f} {ratios[0]:>9} "
+            f"{ratios[1]:>11} {ratios[2]:>8} {row['errors']:>6}"
         )
 
 
@@ -94,22 +114,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1 round of 2 s: checks the cases still run")
     args = parser.parse_args(argv)
     if args.suite == "list":
-        for name, suite in SUITES.items():
-            print(f"{name}: " + ", ".join(case for case, *_ in suite({})))
+        for name in SUITES:
+            print(f"{name}: {', '.join(CASE_NAMES[name])}")
         return 0
     repeat, load = args.repeat, Load(connections=args.connections, duration_s=args.duration)
     if args.quick:
         repeat, load = 1, Load(connections=16, duration_s=2.0, warmup_s=1.0)
     env = environment.prepare()
-    cases = SUITES[args.suite](env)
+    cases = SUITES[args.suite](env, load)
     rounds: list[dict[str, dict[str, Any]]] = []
     with exclusive():
         for round_number in range(1, repeat + 1):
             results = {}
             facts = machine()
-            for name, server, paths, ready in cases:
+            for name, server, paths, ready, case_load in cases:
                 print(f"round {round_number}/{repeat}: {name} ...", file=sys.stderr, flush=True)
-                results[name] = measure(name, server, paths, load, ready_path=ready)
+                results[name] = measure(name, server, paths, case_load, ready_path=ready)
             record(list(results.values()), facts, args.store, suite=args.suite, round=round_number)
             rounds.append(results)
     rows = _summary(rounds)

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -135,8 +136,13 @@ def wrk(base: str, paths: list[str], load: Load, duration_s: float) -> dict[str,
         binary, f"-t{load.threads}", f"-c{load.connections}", f"-d{seconds}s", "--timeout", "5s",
         "-s", str(BENCH_DIR / "wrk_report.lua"), base,
     ]  # fmt: skip
-    env = {**os.environ, "WRK_PATHS": ",".join(paths)}
-    result = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".paths", delete=False) as listing:
+        listing.write("\n".join(paths) + "\n")
+    try:
+        env = {**os.environ, "WRK_PATHS_FILE": listing.name}
+        result = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    finally:
+        os.unlink(listing.name)
     match = re.search(r"^WRK_JSON (.*)$", result.stdout, re.MULTILINE)
     if match is None:
         raise RuntimeError(f"wrk printed no results: {result.stdout}{result.stderr}")

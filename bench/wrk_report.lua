@@ -1,10 +1,11 @@
--- wrk script: spreads requests over several paths (WRK_PATHS, comma-separated) and prints one
--- JSON line of results at the end, with the percentiles wrk's own summary does not show.
+-- wrk script: spreads requests over several paths (one per line of the file WRK_PATHS_FILE, in
+-- turn) and prints one JSON line of results at the end, with the percentiles wrk's own summary
+-- does not show.
 local paths = {}
 local counter = 0
 
 function init(args)
-  for path in string.gmatch(os.getenv("WRK_PATHS") or "/", "([^,]+)") do
+  for path in io.lines(os.getenv("WRK_PATHS_FILE")) do
     table.insert(paths, path)
   end
 end

@@ -127,31 +127,35 @@ RETURNING id, vendor_id, category_id, name, slug, description, brand, tags, attr
           width_mm, height_mm, published_at, created_at, updated_at;
 
 -- name: product_detail
--- Everything a product page shows, in one round trip: the product, its vendor, its category's
--- breadcrumbs (root first) and its active variants with what is available of each.
+-- Everything a product page shows but its breadcrumbs, in one round trip: the product, its
+-- vendor and its active variants (rows: id, sku, name, option values, price, barcode, weight,
+-- position, status, available), each with what is available over the active warehouses.
 SELECT p.id, p.slug, p.name, p.description, p.brand, p.status, p.tags, p.attributes::text AS attributes,
        p.options::text AS options, p.images::text AS images, p.price_amount, p.compare_at_amount,
        p.currency, p.weight_grams, p.length_mm, p.width_mm, p.height_mm, p.published_at,
        p.created_at, p.updated_at, p.vendor_id, ven.name AS vendor_name, ven.slug AS vendor_slug,
        p.category_id,
-       (SELECT COALESCE(json_agg(json_build_object('id', c.id, 'name', c.name, 'slug', c.slug)
-                                 ORDER BY cardinality(c.path)), '[]')
-        FROM categories leaf JOIN categories c ON c.id = ANY (leaf.path)
-        WHERE leaf.id = p.category_id)::text AS breadcrumbs,
-       (SELECT COALESCE(json_agg(json_build_object(
-                   'id', v.id, 'sku', v.sku, 'name', v.name, 'optionValues', v.option_values,
-                   'priceAmount', COALESCE(v.price_amount, p.price_amount + v.price_adjustment),
-                   'barcode', v.barcode, 'weightGrams', v.weight_grams, 'position', v.position,
-                   'status', v.status, 'available', a.available, 'inStock', a.available > 0)
-                   ORDER BY v.position, v.id), '[]')
+       (SELECT array_agg(ROW(v.id, v.sku, v.name, v.option_values,
+                             COALESCE(v.price_amount, p.price_amount + v.price_adjustment), v.barcode,
+                             v.weight_grams, v.position, v.status, a.available)
+                         ORDER BY v.position, v.id)
         FROM product_variants v
         CROSS JOIN LATERAL (
             SELECT COALESCE(sum(s.on_hand - s.reserved), 0)::int AS available
             FROM stock s JOIN warehouses w ON w.id = s.warehouse_id
             WHERE s.variant_id = v.id AND w.is_active) a
-        WHERE v.product_id = p.id AND v.status = 'active')::text AS variants
+        WHERE v.product_id = p.id AND v.status = 'active') AS variants
 FROM products p JOIN vendors ven ON ven.id = p.vendor_id
 WHERE p.id = $1;
+
+-- name: category_breadcrumbs
+-- A category's ancestors and itself, root first (pages read them from the worker's tree).
+SELECT c.id, c.name, c.slug
+FROM categories leaf
+CROSS JOIN LATERAL unnest(leaf.path) WITH ORDINALITY AS u (id, n)
+JOIN categories c ON c.id = u.id
+WHERE leaf.id = $1
+ORDER BY u.n;
 
 -- name: product_list_source
 -- Active products as lists show them (the list builder filters, sorts and pages this).

@@ -32,11 +32,6 @@ import redis.exceptions
 logger = logging.getLogger("citadel.ratelimit")
 
 
-def _being_cancelled() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
-
-
 class ApiRateLimiter:
     def __init__(
         self,
@@ -61,6 +56,7 @@ class ApiRateLimiter:
         # admitted here but not yet added to Redis, per (window, ip)
         self.unsent: dict[tuple[int, str], int] = {}
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def _roll(self, window: int) -> None:
         if window == self.window + 1:
@@ -93,21 +89,28 @@ class ApiRateLimiter:
             self._task = asyncio.create_task(self._sync_forever(), name="api-rate-limit-sync")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """Stop syncing. The flag ends the loop even if a cancel is lost inside the Redis client
+        (redis-py can swallow one, or report it as a timeout); the cancel interrupts a round trip."""
+        if self._task is None:
+            return
+        self._stopping.set()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
 
     async def _sync_forever(self) -> None:
         warned = False
-        while True:
-            await asyncio.sleep(self.sync_interval_s)
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.sync_interval_s)
+            if self._stopping.is_set():
+                return
             try:
                 await self.sync()
                 warned = False
             except (redis.exceptions.RedisError, OSError) as exc:
-                if _being_cancelled():
-                    raise asyncio.CancelledError from exc  # redis-py reports a cancel as its own error
+                if self._stopping.is_set():
+                    return
                 if not warned:
                     logger.warning("rate-limit sync failed (%s); limiting per process", type(exc).__name__)
                     warned = True

@@ -39,6 +39,7 @@ from citadel.settings import Settings
 logger = logging.getLogger("citadel.runtime")
 
 METRICS_FLUSH_S = 1.0
+TASK_STOP_TIMEOUT_S = 5.0
 
 
 def cache_versions(settings: Settings, topics: frozenset[str]) -> CacheVersions:
@@ -165,9 +166,11 @@ class Runtime:
         finally:
             for task in self._tasks:
                 task.cancel()
-            for task in self._tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            if self._tasks:
+                # bounded: a cancel lost inside a client library must not hold up a shutdown
+                _, stuck = await asyncio.wait(self._tasks, timeout=TASK_STOP_TIMEOUT_S)
+                for task in stuck:
+                    logger.warning("background task %s did not stop in time", task.get_name())
             await self.api_limiter.stop()
             await self.tally.flush()
             with contextlib.suppress(OSError):

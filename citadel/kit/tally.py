@@ -47,10 +47,7 @@ class Tally:
             try:
                 async with self.db.transaction() as conn:
                     await flusher(conn, counts)
-            except Exception as exc:  # kept for the next round, whatever went wrong
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise asyncio.CancelledError from exc
+            except Exception as exc:  # noqa: BLE001 - kept for the next round, whatever went wrong
                 logger.warning("cannot write %s counts (%s); keeping them", kind, type(exc).__name__)
                 for key, amounts in counts.items():
                     self.add(kind, key, *amounts)

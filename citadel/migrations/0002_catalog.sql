@@ -64,6 +64,8 @@ CREATE TABLE products (
     -- popularity: units sold in the last 30 days, kept by the orders side (0 until orders exist)
     units_sold_30d     integer NOT NULL DEFAULT 0,
     search_vector      tsvector NOT NULL DEFAULT ''::tsvector,
+    -- what search counts facets by: the ids (facet_values) of its category, vendor and attributes
+    facet_codes        integer[] NOT NULL DEFAULT '{}',
     published_at       timestamptz,
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now()
@@ -77,6 +79,48 @@ CREATE INDEX products_vendor_idx ON products (vendor_id, created_at DESC, id DES
 CREATE INDEX products_tags_idx ON products USING gin (tags);
 CREATE INDEX products_attributes_idx ON products USING gin (attributes jsonb_path_ops);
 CREATE INDEX products_search_idx ON products USING gin (search_vector);
+
+-- Every value a facet counts, numbered: a search adds up small integers, not text or jsonb.
+CREATE TABLE facet_values (
+    id     serial PRIMARY KEY,
+    kind   text NOT NULL CHECK (kind IN ('category', 'vendor', 'attribute')),
+    key    text NOT NULL,              -- the category or vendor id, or the attribute's key
+    value  text NOT NULL DEFAULT '',   -- the attribute's value, as text
+    UNIQUE (kind, key, value)
+);
+
+CREATE FUNCTION facet_value_id(p_kind text, p_key text, p_value text) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    found integer;
+BEGIN
+    SELECT id INTO found FROM facet_values WHERE kind = p_kind AND key = p_key AND value = p_value;
+    IF found IS NULL THEN
+        INSERT INTO facet_values (kind, key, value) VALUES (p_kind, p_key, p_value)
+        ON CONFLICT DO NOTHING RETURNING id INTO found;
+        IF found IS NULL THEN  -- a concurrent writer numbered it first
+            SELECT id INTO found FROM facet_values WHERE kind = p_kind AND key = p_key AND value = p_value;
+        END IF;
+    END IF;
+    RETURN found;
+END;
+$$;
+
+CREATE FUNCTION products_facet_codes() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.facet_codes := ARRAY(
+        SELECT facet_value_id(f.kind, f.key, f.value)
+        FROM (SELECT 'category', NEW.category_id::text, '' WHERE NEW.category_id IS NOT NULL
+              UNION ALL SELECT 'vendor', NEW.vendor_id::text, ''
+              UNION ALL SELECT 'attribute', a.key, a.value FROM jsonb_each_text(NEW.attributes) a)
+             AS f (kind, key, value));
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER products_facet_codes_insert BEFORE INSERT ON products
+    FOR EACH ROW EXECUTE FUNCTION products_facet_codes();
+CREATE TRIGGER products_facet_codes_update BEFORE UPDATE OF category_id, vendor_id, attributes
+    ON products FOR EACH ROW EXECUTE FUNCTION products_facet_codes();
 
 -- The weighted document search matches: name and brand, then tags and the category's name, then
 -- the description.

@@ -6,11 +6,11 @@
 -- $1 tsquery text; filters: $2 category ids, $3 vendor, $4/$5 price bounds, $6 currency, $7 tags
 -- (all), $8 attribute groups (jsonb: every group has a document the attributes contain), $9 in
 -- stock; $10 sort, $11 limit, $12 offset; $13 the currency of the price buckets, $14 their edges;
--- $15 the words without the prefix (whole-word matches rank higher than prefix ones).
+-- $15 the words as whole words (matches of them rank above prefix matches, when $1 has a prefix).
 WITH matches AS MATERIALIZED (
-    SELECT p.id, p.category_id, p.vendor_id, p.price_amount, p.currency, p.attributes, p.created_at,
-           p.units_sold_30d,
-           ts_rank_cd(p.search_vector, query, 1) + 2 * ts_rank_cd(p.search_vector, exact, 1) AS rank
+    SELECT p.id, p.price_amount, p.currency, p.facet_codes, p.created_at, p.units_sold_30d,
+           CASE WHEN $10 = 'relevance'
+                THEN ts_rank(p.search_vector, query) + (p.search_vector @@ exact)::int END AS rank
     FROM products p, to_tsquery('english', $1) AS query, to_tsquery('english', $15) AS exact
     WHERE p.search_vector @@ query
       AND p.status = 'active'
@@ -55,21 +55,13 @@ SELECT
                                      AND s.on_hand > s.reserved))
             ORDER BY page.n), '[]')
      FROM page JOIN products p ON p.id = page.id)::text AS items,
-    (SELECT COALESCE(json_agg(json_build_array(c.category_id, c.n) ORDER BY c.n DESC), '[]')
-     FROM (SELECT category_id, count(*) AS n FROM matches WHERE category_id IS NOT NULL
-           GROUP BY 1 ORDER BY 2 DESC LIMIT 30) c)::text AS categories,
-    (SELECT COALESCE(json_agg(json_build_array(v.vendor_id, ven.name, v.n) ORDER BY v.n DESC), '[]')
-     FROM (SELECT vendor_id, count(*) AS n FROM matches GROUP BY 1 ORDER BY 2 DESC LIMIT 20) v
-     JOIN vendors ven ON ven.id = v.vendor_id)::text AS vendors,
+    (SELECT COALESCE(json_agg(json_build_array(fv.kind, fv.key, fv.value, ven.name, f.n)), '[]')
+     FROM (SELECT code, count(*) AS n FROM matches, unnest(matches.facet_codes) AS code GROUP BY code) f
+     JOIN facet_values fv ON fv.id = f.code
+     LEFT JOIN vendors ven ON fv.kind = 'vendor' AND ven.id::text = fv.key)::text AS facets,
     (SELECT COALESCE(json_agg(json_build_array(b.bucket, b.n) ORDER BY b.bucket), '[]')
      FROM (SELECT width_bucket(price_amount, $14::bigint[]) AS bucket, count(*) AS n
-           FROM matches WHERE currency = $13 GROUP BY 1) b)::text AS price,
-    (SELECT COALESCE(json_agg(json_build_array(a.key, a.value, a.n) ORDER BY a.key, a.n DESC), '[]')
-     FROM (SELECT key, value, count(*) AS n,
-                  row_number() OVER (PARTITION BY key ORDER BY count(*) DESC, value) AS r
-           FROM matches, jsonb_each_text(matches.attributes)
-           GROUP BY key, value) a
-     WHERE a.r <= 10)::text AS attributes;
+           FROM matches WHERE currency = $13 GROUP BY 1) b)::text AS price;
 
 -- name: correct_words
 -- Each word, or the nearest dictionary word by trigram distance when it is close enough ($2).
@@ -88,7 +80,7 @@ SELECT term FROM search_terms WHERE term LIKE $1 ORDER BY length(term), term LIM
 SELECT id, slug, name
 FROM products, to_tsquery('english', $1) AS query
 WHERE status = 'active' AND search_vector @@ query
-ORDER BY units_sold_30d DESC, ts_rank_cd(search_vector, query, 1) DESC, id
+ORDER BY units_sold_30d DESC, ts_rank(search_vector, query) DESC, id
 LIMIT $2;
 
 -- name: record_query_stats

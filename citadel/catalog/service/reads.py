@@ -40,17 +40,31 @@ from citadel.vendors.models import VendorRef
 Q = load_queries(__file__)
 
 _encoder = msgspec.json.Encoder()
-_variants = msgspec.json.Decoder(list[Variant])
-_refs = msgspec.json.Decoder(list[CategoryRef])
 _options = msgspec.json.Decoder(list[ProductOption])
 _images = msgspec.json.Decoder(list[Image])
 _attributes = msgspec.json.Decoder(dict[str, str | int | bool])
 _image = msgspec.json.Decoder(Image)
 
 
-def _detail_of(row: asyncpg.Record) -> ProductDetail:
-    breadcrumbs = _refs.decode(row["breadcrumbs"])
-    variants = _variants.decode(row["variants"])
+def _variant(row: asyncpg.Record) -> Variant:
+    variant_id, sku, name, option_values, price, barcode, weight, position, status, available = row
+    return Variant(
+        id=variant_id,
+        sku=sku,
+        name=name,
+        option_values=option_values,
+        price_amount=price,
+        barcode=barcode,
+        weight_grams=weight,
+        position=position,
+        status=status,
+        available=available,
+        in_stock=available > 0,
+    )
+
+
+def _detail_of(row: asyncpg.Record, breadcrumbs: list[CategoryRef]) -> ProductDetail:
+    variants = [_variant(v) for v in row["variants"] or ()]
     return ProductDetail(
         id=row["id"],
         slug=row["slug"],
@@ -83,7 +97,10 @@ def _detail_of(row: asyncpg.Record) -> ProductDetail:
 async def product_detail(conn: Connection, product_id: uuid.UUID) -> ProductDetail | None:
     """A product of any status, uncached (what its vendor and admins see)."""
     row = await conn.fetchrow(Q.product_detail, product_id)
-    return _detail_of(row) if row is not None else None
+    if row is None:
+        return None
+    crumbs = await conn.fetch(Q.category_breadcrumbs, row["category_id"]) if row["category_id"] else []
+    return _detail_of(row, [CategoryRef(id=c["id"], name=c["name"], slug=c["slug"]) for c in crumbs])
 
 
 async def _product_id(runtime: Runtime, ref: str) -> uuid.UUID | None:
@@ -115,7 +132,9 @@ async def product_page(runtime: Runtime, ref: str) -> CachedBody | None:
             row = await conn.fetchrow(Q.product_detail, product_id)
         if row is None or row["status"] != "active":
             return None
-        return _encoder.encode(_detail_of(row))
+        index = await category_index(runtime)
+        category = index.rows.get(row["category_id"]) if row["category_id"] else None
+        return _encoder.encode(_detail_of(row, index.breadcrumbs(category) if category else []))
 
     key = str(product_id)
     return await runtime.responses.get(PRODUCT_TOPIC, key, key, load)

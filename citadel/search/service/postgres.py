@@ -1,11 +1,12 @@
 """Search on PostgreSQL: weighted full text (tsvector, GIN), typo correction (pg_trgm), facets.
 
-A query's words must all match (the last one as a prefix, for search-as-you-type), ranked by
-``ts_rank_cd`` over the weighted document (name and brand, then tags and category, then the
-description). When the words as typed find nothing, each is replaced by the nearest word of the
-catalog's dictionary (trigram distance, similarity at least ``CORRECTION_SIMILARITY``) and the
-search runs once more; the answer then says which words it searched for. Total, page and facets
-come from one statement over one materialized set of matches.
+A query's words must all match, ranked by ``ts_rank`` over the weighted document (name and
+brand, then tags and category, then the description). When the words find nothing, the last is
+tried as a prefix (a search sent half typed: "headph"); when that finds nothing either, each
+word is replaced by the nearest word of the catalog's dictionary (trigram distance, similarity
+at least ``CORRECTION_SIMILARITY``) and the search runs once more, and the answer says which
+words it searched for. Total, page and facets come from one statement over one materialized set
+of matches; a page sorted otherwise than by relevance computes no rank.
 """
 
 import uuid
@@ -30,6 +31,9 @@ from citadel.search.models import (
 Q = load_queries(__file__)
 
 CORRECTION_SIMILARITY = 0.3
+MAX_CATEGORY_FACETS = 30
+MAX_VENDOR_FACETS = 20
+MAX_ATTRIBUTE_VALUES = 10
 # price bucket edges in major units (scaled by each currency's exponent)
 PRICE_EDGES = (0, 10, 25, 50, 100, 250, 500, 1000)
 
@@ -37,9 +41,11 @@ _items = msgspec.json.Decoder(list[ProductSummary])
 _rows = msgspec.json.Decoder(list[list[Any]])
 
 
-def tsquery(words: tuple[str, ...]) -> str:
-    """All words, the last as a prefix. Words are ``\\w+`` runs, so no tsquery syntax gets in."""
-    return " & ".join([*words[:-1], f"{words[-1]}:*"]) if words else ""
+def tsquery(words: tuple[str, ...], *, prefix: bool = False) -> str:
+    """All words (the last as a prefix, if asked). Words are ``\\w+`` runs: no tsquery syntax gets in."""
+    if not words:
+        return ""
+    return " & ".join([*words[:-1], f"{words[-1]}:*"]) if prefix else " & ".join(words)
 
 
 def price_edges(currency: str) -> list[int]:
@@ -70,13 +76,17 @@ class PostgresSearch:
 
     async def search(self, request: SearchRequest) -> SearchResults:
         results = await self._run(request, request.words)
-        if results.total == 0 and any(len(w) >= 3 for w in request.words):
-            corrected = await self._corrected(request.words)
-            if corrected != request.words:
-                retry = await self._run(request, corrected)
-                if retry.total:
-                    retry.corrected_query = " ".join(corrected)
-                    return retry
+        if results.total:
+            return results
+        as_prefix = await self._run(request, request.words, prefix=True)
+        if as_prefix.total or not any(len(w) >= 3 for w in request.words):
+            return as_prefix
+        corrected = await self._corrected(request.words)
+        if corrected != request.words:
+            retry = await self._run(request, corrected)
+            if retry.total:
+                retry.corrected_query = " ".join(corrected)
+                return retry
         return results
 
     async def _corrected(self, words: tuple[str, ...]) -> tuple[str, ...]:
@@ -84,24 +94,17 @@ class PostgresSearch:
             rows = await conn.fetch(Q.correct_words, list(words), CORRECTION_SIMILARITY)
         return tuple(row["nearest"] or row["word"] if len(row["word"]) >= 3 else row["word"] for row in rows)
 
-    async def _run(self, request: SearchRequest, words: tuple[str, ...]) -> SearchResults:
+    async def _run(
+        self, request: SearchRequest, words: tuple[str, ...], *, prefix: bool = False
+    ) -> SearchResults:
         edges = price_edges(request.facet_currency)
         async with self.db.connection() as conn:
             row = await conn.fetchrow(
-                Q.search_products, tsquery(words), *filter_arguments(request), request.sort,
+                Q.search_products, tsquery(words, prefix=prefix), *filter_arguments(request), request.sort,
                 request.limit, request.offset, request.facet_currency, edges, " & ".join(words),
             )  # fmt: skip
         assert row is not None  # an aggregate query always answers one row
-        index = await catalog.category_index(self.runtime)
-        categories = []
-        for category_id, count in _rows.decode(row["categories"]):
-            found = index.rows.get(uuid.UUID(category_id))
-            categories.append(
-                FacetValue(value=category_id, label=found.name if found else category_id, count=count)
-            )
-        attributes: dict[str, list[FacetValue]] = {}
-        for key, value, count in _rows.decode(row["attributes"]):
-            attributes.setdefault(key, []).append(FacetValue(value=value, label=value, count=count))
+        categories, vendors, attributes = await self._facets(row["facets"])
         price = [
             PriceBucket(
                 min_amount=edges[bucket - 1] if bucket > 0 else 0,
@@ -117,15 +120,34 @@ class PostgresSearch:
             items=_items.decode(row["items"]),
             facets=Facets(
                 categories=categories,
-                vendors=[
-                    FacetValue(value=v, label=name, count=n) for v, name, n in _rows.decode(row["vendors"])
-                ],
+                vendors=vendors,
                 price=price,
                 price_currency=request.facet_currency,
                 attributes=attributes,
             ),
             next_cursor=None,
         )
+
+    async def _facets(
+        self, encoded: str
+    ) -> tuple[list[FacetValue], list[FacetValue], dict[str, list[FacetValue]]]:
+        """Categories, vendors and attribute values with their counts, largest first, labelled."""
+        index = await catalog.category_index(self.runtime)
+        categories: list[FacetValue] = []
+        vendors: list[FacetValue] = []
+        attributes: dict[str, list[FacetValue]] = {}
+        for kind, key, value, vendor_name, count in sorted(
+            _rows.decode(encoded), key=lambda f: (-f[4], f[1], f[2])
+        ):
+            if kind == "category":
+                found = index.rows.get(uuid.UUID(key))
+                categories.append(FacetValue(value=key, label=found.name if found else key, count=count))
+            elif kind == "vendor":
+                vendors.append(FacetValue(value=key, label=vendor_name or key, count=count))
+            else:
+                attributes.setdefault(key, []).append(FacetValue(value=value, label=value, count=count))
+        top_attributes = {key: attributes[key][:MAX_ATTRIBUTE_VALUES] for key in sorted(attributes)}
+        return categories[:MAX_CATEGORY_FACETS], vendors[:MAX_VENDOR_FACETS], top_attributes
 
     async def suggest(self, words: tuple[str, ...], limit: int) -> list[Suggestion]:
         if not words:
@@ -149,6 +171,6 @@ class PostgresSearch:
         ]
         products = [
             Suggestion(text=row["name"], kind="product", id=row["id"], slug=row["slug"])
-            for row in await conn.fetch(Q.suggest_products, tsquery(words), limit)
+            for row in await conn.fetch(Q.suggest_products, tsquery(words, prefix=True), limit)
         ]
         return [*terms, *products][:limit]
