@@ -100,7 +100,7 @@ BULK_TABLES = ("products", "product_variants", "stock", "stock_movements")
 PRODUCT_COLUMNS = (
     "id", "vendor_id", "category_id", "name", "slug", "description", "brand", "tags", "attributes",
     "options", "images", "status", "price_amount", "compare_at_amount", "currency", "weight_grams",
-    "length_mm", "width_mm", "height_mm", "published_at", "created_at", "updated_at",
+    "length_mm", "width_mm", "height_mm", "published_at", "created_at", "updated_at", "in_stock",
 )  # fmt: skip
 VARIANT_COLUMNS = (
     "id", "product_id", "vendor_id", "sku", "barcode", "name", "option_values", "price_amount",
@@ -237,8 +237,9 @@ def _generate(
             [{"url": f"{IMAGE_BASE}/{n}/{i}.jpg", "alt": name} for i in range(rng.randint(1, 3))],
             status, price, int(price * 1.25) if rng.random() < 0.2 else None, "USD",
             rng.randint(50, 20_000), rng.randint(50, 900), rng.randint(50, 600), rng.randint(10, 400),
-            created if status == "active" else None, created, created,
+            created if status == "active" else None, created, created, False,
         ))  # fmt: skip
+        in_stock = False
         combos: list[list[tuple[str, str]]] = [[]]
         for option in options:
             combos = [[*combo, (str(option["name"]), v)] for combo in combos for v in option["values"]]  # type: ignore[attr-defined]
@@ -255,7 +256,10 @@ def _generate(
                 on_hand = 0 if rng.random() < 0.1 else rng.randint(1, 200)
                 batch.stock.append((variant_id, warehouse_id, on_hand, 0, 5))
                 if on_hand:
+                    in_stock = True
                     batch.movements.append((variant_id, warehouse_id, on_hand, 0, "initial", "seed"))
+        if in_stock:
+            batch.products[-1] = (*batch.products[-1][:-1], True)
     return batch
 
 

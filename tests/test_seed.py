@@ -36,6 +36,11 @@ async def test_the_demo_catalog_is_consistent(servers: Servers, fresh_database_u
                 " ON true WHERE l.total <> s.on_hand"
             )
             assert disagreeing == 0
+            stale_flags = await conn.fetchval(
+                "SELECT count(*) FROM products p WHERE p.in_stock <> EXISTS (SELECT 1 FROM product_variants v"
+                " JOIN stock s ON s.variant_id = v.id WHERE v.product_id = p.id AND s.on_hand > s.reserved)"
+            )
+            assert stale_flags == 0
             assert await conn.fetchval("SELECT count(*) FROM search_terms") > 50
             indexes = await conn.fetchval("SELECT count(*) FROM pg_indexes WHERE tablename = 'products'")
             assert indexes >= 10  # the load dropped and rebuilt them all

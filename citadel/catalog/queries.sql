@@ -162,11 +162,7 @@ ORDER BY u.n;
 SELECT p.id, p.slug, p.name, p.brand, p.vendor_id, p.category_id, p.status, p.price_amount,
        p.compare_at_amount, p.currency, p.images -> 0 AS image, p.tags, p.attributes,
        p.created_at, p.units_sold_30d,
-       EXISTS (SELECT 1 FROM product_variants v
-               JOIN stock s ON s.variant_id = v.id
-               JOIN warehouses w ON w.id = s.warehouse_id
-               WHERE v.product_id = p.id AND v.status = 'active' AND w.is_active
-                 AND s.on_hand > s.reserved) AS in_stock
+       p.in_stock
 FROM products p
 WHERE p.status = 'active';
 
@@ -175,11 +171,7 @@ WHERE p.status = 'active';
 SELECT p.id, p.slug, p.name, p.brand, p.vendor_id, p.category_id, p.status, p.price_amount,
        p.compare_at_amount, p.currency, p.images -> 0 AS image, p.tags, p.attributes,
        p.created_at, p.units_sold_30d,
-       EXISTS (SELECT 1 FROM product_variants v
-               JOIN stock s ON s.variant_id = v.id
-               JOIN warehouses w ON w.id = s.warehouse_id
-               WHERE v.product_id = p.id AND v.status = 'active' AND w.is_active
-                 AND s.on_hand > s.reserved) AS in_stock
+       p.in_stock
 FROM products p;
 
 -- Variants -------------------------------------------------------------------------------------
@@ -223,9 +215,3 @@ SELECT sku FROM product_variants WHERE vendor_id = $1 AND sku = ANY($2::text[]);
 
 -- name: count_active_variants
 SELECT count(*) FROM product_variants WHERE product_id = $1 AND status = 'active';
-
--- name: variant_availability
--- What a variant offers now, over the active warehouses.
-SELECT COALESCE(sum(s.on_hand - s.reserved), 0)::int
-FROM stock s JOIN warehouses w ON w.id = s.warehouse_id
-WHERE s.variant_id = $1 AND w.is_active;

@@ -69,7 +69,7 @@ class CategoriesController(Controller):
     async def tree(self, request: Request[Any, Any, Any]) -> BodyResponse:
         runtime = runtime_of(request)
         body = await service.category_tree(runtime)
-        return json_bytes(request.scope, body.body, body.etag.encode(), runtime.public_cache_control)
+        return json_bytes(request.scope, body, runtime.public_cache_control)
 
     @get("/{ref:str}", operation_id="getCategory", summary="A category by id or slug, with breadcrumbs")
     async def get_category(self, ref: FromPath[str], runtime: RuntimeDep) -> Category:
@@ -93,7 +93,7 @@ class CategoriesController(Controller):
         runtime = runtime_of(request)
         filters = await service.parse_filters(runtime, category=ref)
         body = await service.list_products(runtime, filters, sort=sort, cursor=cursor, limit=limit)
-        return json_bytes(request.scope, body.body, body.etag.encode(), runtime.public_cache_control)
+        return json_bytes(request.scope, body, runtime.public_cache_control)
 
     @post(
         "",
@@ -188,7 +188,7 @@ class ProductsController(Controller):
             currency=currency, in_stock=in_stock, tags=tag, attributes=attr,
         )  # fmt: skip
         body = await service.list_products(runtime, filters, sort=sort, cursor=cursor, limit=limit)
-        return json_bytes(request.scope, body.body, body.etag.encode(), runtime.public_cache_control)
+        return json_bytes(request.scope, body, runtime.public_cache_control)
 
     @get(
         "/{ref:str}",
@@ -200,7 +200,7 @@ class ProductsController(Controller):
         runtime = runtime_of(request)
         body = await service.product_page(runtime, ref)
         if body is not None:
-            return json_bytes(request.scope, body.body, body.etag.encode(), runtime.public_cache_control)
+            return json_bytes(request.scope, body, runtime.public_cache_control)
         if has_credentials(request):  # maybe a draft its vendor or an admin may preview
             principal = await authenticate(request)
             async with runtime.db.connection() as conn:

@@ -48,3 +48,17 @@ RETURNING variant_id, warehouse_id, on_hand, reserved, low_stock_threshold, upda
 -- name: insert_movement
 INSERT INTO stock_movements (variant_id, warehouse_id, on_hand_delta, reserved_delta, reason, reference, actor_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7);
+
+-- name: lock_product
+SELECT id FROM products WHERE id = $1 FOR UPDATE;
+
+-- name: refresh_product_in_stock
+-- The product is in stock when any of its active variants is (in an active warehouse).
+UPDATE products p
+SET in_stock = EXISTS (SELECT 1 FROM product_variants v
+                       JOIN stock s ON s.variant_id = v.id
+                       JOIN warehouses w ON w.id = s.warehouse_id
+                       WHERE v.product_id = p.id AND v.status = 'active' AND w.is_active
+                         AND s.on_hand > s.reserved)
+WHERE p.id = $1
+RETURNING in_stock;

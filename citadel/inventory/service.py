@@ -125,6 +125,7 @@ async def _changed(conn: Connection, variant: asyncpg.Record, available_before: 
     available = int(await conn.fetchval(Q.available_of_variant, variant["id"]))
     conn.invalidate_after_commit(PRODUCT_TOPIC, str(variant["product_id"]))
     if (available > 0) != (available_before > 0):
+        await refresh_product_in_stock(conn, variant["product_id"])
         await emit(
             conn,
             StockStatusChanged(
@@ -138,6 +139,13 @@ async def _changed(conn: Connection, variant: asyncpg.Record, available_before: 
         if variant["product_status"] == "active":
             conn.invalidate_after_commit(PRODUCT_LISTS_TOPIC, "*")
             conn.invalidate_after_commit(SEARCH_TOPIC, "*")
+
+
+async def refresh_product_in_stock(conn: Connection, product_id: uuid.UUID) -> bool:
+    """Recompute whether the product has a variant in stock (under the product's row lock, so two
+    variants flipping at once both see the other's change)."""
+    await conn.execute(Q.lock_product, product_id)
+    return bool(await conn.fetchval(Q.refresh_product_in_stock, product_id))
 
 
 async def set_stock(

@@ -156,12 +156,17 @@ ETAG_LENGTH = 16
 
 
 class CachedBody(msgspec.Struct, frozen=True):
+    """Encoded bytes and what a response of them needs, computed once when they are cached."""
+
     body: bytes
-    etag: str  # quoted, ready for the ETag header
+    etag: bytes  # quoted, ready for the ETag header
+    length: bytes  # the body's length, ready for Content-Length
 
     @classmethod
-    def of(cls, body: bytes) -> "CachedBody":
-        return cls(body, f'"{hashlib.blake2b(body, digest_size=ETAG_LENGTH // 2).hexdigest()}"')
+    def of(cls, body: bytes, etag: bytes | None = None) -> "CachedBody":
+        if etag is None:
+            etag = b'"' + hashlib.blake2b(body, digest_size=ETAG_LENGTH // 2).hexdigest().encode() + b'"'
+        return cls(body, etag, str(len(body)).encode())
 
 
 class CacheVersions:
@@ -273,6 +278,19 @@ class ResponseCache:
         if self.on_lookup is not None:
             self.on_lookup(topic, tier, result)
 
+    def peek(self, topic: str, key: str) -> CachedBody | None:
+        """The entry in this worker's memory, if it is there and current (no I/O, no miss counted)."""
+        entry = self._entries.get((topic, key))
+        if (
+            entry is None
+            or entry.expires <= time.monotonic()
+            or entry.stamp != self._stamp(topic, entry.scope)
+        ):
+            return None
+        self._entries.move_to_end((topic, key))
+        self._count(topic, "memory", "hit")
+        return entry.value
+
     async def get(
         self, topic: str, scope: str, key: str, load: Callable[[], Awaitable[bytes | None]]
     ) -> CachedBody | None:
@@ -304,7 +322,7 @@ class ResponseCache:
             else:
                 if raw is not None:
                     self._count(topic, "redis", "hit")
-                    value = CachedBody(raw[ETAG_LENGTH + 2 :], raw[: ETAG_LENGTH + 2].decode())
+                    value = CachedBody.of(raw[ETAG_LENGTH + 2 :], raw[: ETAG_LENGTH + 2])
                     self._keep(topic, scope, key, stamp, value)
                     return value
                 self._count(topic, "redis", "miss")
@@ -316,7 +334,7 @@ class ResponseCache:
             data_key = self.versions.data_prefix(topic, scope, key) + version.decode()
             with contextlib.suppress(RedisUnavailable, hiredis.ReplyError):
                 await self.versions.link.execute(
-                    "SET", data_key, value.etag.encode() + value.body, "EX", self.redis_ttl_s
+                    "SET", data_key, value.etag + value.body, "EX", self.redis_ttl_s
                 )
         self._keep(topic, scope, key, stamp, value)
         return value

@@ -32,6 +32,7 @@ from litestar.types import (
     Send,
 )
 
+from citadel.kit.cache import CachedBody
 from citadel.kit.errors import PROBLEM_MEDIA_TYPE, FieldError, ValidationFailed, problem_body
 from citadel.kit.observability import request_id_var
 from citadel.kit.runtime import Runtime
@@ -311,14 +312,18 @@ def etag_matches(if_none_match: bytes, etag: bytes) -> bool:
     return any(candidate.strip().removeprefix(b"W/") == etag for candidate in if_none_match.split(b","))
 
 
-def json_bytes(scope: Scope, body: bytes, etag: bytes, cache_control: bytes) -> BodyResponse:
-    """An encoded JSON body with its ETag, or 304 when the client already holds it."""
-    headers = [(b"etag", etag), (b"cache-control", cache_control)]
+def json_bytes(scope: Scope, cached: CachedBody, cache_control: bytes) -> BodyResponse:
+    """A cached JSON body with its ETag, or 304 when the client already holds it."""
     sent = _header(scope, b"if-none-match")
-    if sent is not None and etag_matches(sent, etag):
-        return BodyResponse(304, headers)
-    headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    return BodyResponse(200, headers, body)
+    if sent is not None and etag_matches(sent, cached.etag):
+        return BodyResponse(304, [(b"etag", cached.etag), (b"cache-control", cache_control)])
+    headers = [
+        (b"etag", cached.etag),
+        (b"cache-control", cache_control),
+        (b"content-type", b"application/json"),
+        (b"content-length", cached.length),
+    ]
+    return BodyResponse(200, headers, cached.body)
 
 
 _private_encoder = msgspec.json.Encoder()

@@ -63,6 +63,9 @@ CREATE TABLE products (
     height_mm          integer CHECK (height_mm >= 0),
     -- popularity: units sold in the last 30 days, kept by the orders side (0 until orders exist)
     units_sold_30d     integer NOT NULL DEFAULT 0,
+    -- some active variant has stock available in an active warehouse: kept by the inventory
+    -- side whenever a variant goes in or out of stock (under this row's lock)
+    in_stock           boolean NOT NULL DEFAULT false,
     search_vector      tsvector NOT NULL DEFAULT ''::tsvector,
     -- what search counts facets by: the ids (facet_values) of its category, vendor and attributes
     facet_codes        integer[] NOT NULL DEFAULT '{}',

@@ -24,11 +24,7 @@ WITH matches AS MATERIALIZED (
               SELECT 1 FROM jsonb_array_elements($8) AS wanted (grp)
               WHERE NOT EXISTS (SELECT 1 FROM jsonb_array_elements(wanted.grp) AS alt (doc)
                                 WHERE p.attributes @> alt.doc)))
-      AND ($9::boolean IS NULL OR $9 = EXISTS (
-              SELECT 1 FROM product_variants v
-              JOIN stock s ON s.variant_id = v.id
-              JOIN warehouses w ON w.id = s.warehouse_id
-              WHERE v.product_id = p.id AND v.status = 'active' AND w.is_active AND s.on_hand > s.reserved))
+      AND ($9::boolean IS NULL OR p.in_stock = $9)
 ),
 page AS (
     SELECT m.id, m.rank, row_number() OVER () AS n
@@ -48,11 +44,7 @@ SELECT
                 'categoryId', p.category_id, 'status', p.status, 'priceAmount', p.price_amount,
                 'compareAtAmount', p.compare_at_amount, 'currency', p.currency, 'image', p.images -> 0,
                 'tags', p.tags, 'createdAt', p.created_at,
-                'inStock', EXISTS (SELECT 1 FROM product_variants v
-                                   JOIN stock s ON s.variant_id = v.id
-                                   JOIN warehouses w ON w.id = s.warehouse_id
-                                   WHERE v.product_id = p.id AND v.status = 'active' AND w.is_active
-                                     AND s.on_hand > s.reserved))
+                'inStock', p.in_stock)
             ORDER BY page.n), '[]')
      FROM page JOIN products p ON p.id = page.id)::text AS items,
     (SELECT COALESCE(json_agg(json_build_array(fv.kind, fv.key, fv.value, ven.name, f.n)), '[]')
@@ -113,11 +105,7 @@ SELECT p.id, p.slug, p.name, p.description, p.brand, p.tags, p.attributes, p.sta
        ven.name AS vendor_name, p.category_id, c.path AS category_path, c.name AS category_name,
        p.price_amount, p.compare_at_amount, p.currency, p.images -> 0 AS image, p.created_at,
        p.units_sold_30d,
-       EXISTS (SELECT 1 FROM product_variants v
-               JOIN stock s ON s.variant_id = v.id
-               JOIN warehouses w ON w.id = s.warehouse_id
-               WHERE v.product_id = p.id AND v.status = 'active' AND w.is_active
-                 AND s.on_hand > s.reserved) AS in_stock
+       p.in_stock
 FROM products p
 JOIN vendors ven ON ven.id = p.vendor_id
 LEFT JOIN categories c ON c.id = p.category_id

@@ -55,7 +55,7 @@ class SearchController(Controller):
         )  # fmt: skip
         search_request = service.build_request(runtime, q, filters, sort=sort, cursor=cursor, limit=limit)
         body = await service.search(runtime, search_request)
-        return json_bytes(request.scope, body.body, body.etag.encode(), runtime.public_cache_control)
+        return json_bytes(request.scope, body, runtime.public_cache_control)
 
     @get("/suggest", operation_id="suggestSearch", summary="Completions of a partly typed search")
     async def suggest(

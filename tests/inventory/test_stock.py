@@ -1,5 +1,6 @@
 """Stock: one counter per variant and warehouse, a ledger row for every change, and what pages show."""
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -193,3 +194,50 @@ async def test_warehouses(client: AppClient, admin: Account) -> None:
     listed = await client.get("/api/v1/warehouses", headers=seller.headers)
     assert made["id"] in [w["id"] for w in listed.json()["items"]]
     assert (await client.post("/api/v1/warehouses", json={}, headers=seller.headers)).status_code == 403
+
+
+async def test_two_variants_selling_out_at_once_leave_the_product_out_of_stock(
+    client: AppClient, admin: Account
+) -> None:
+    """Each flip recomputes the product's flag under its row lock, so neither misses the other."""
+    seller = await create_seller(client)
+    product = await create_product(
+        client, seller, options=[{"name": "size", "values": ["S", "M"]}], sku="TWIN"
+    )
+    warehouse = await create_warehouse(client, admin)
+    small, medium = (v["id"] for v in product["variants"])
+    await set_stock(client, seller, small, warehouse["id"], 1)
+    await set_stock(client, seller, medium, warehouse["id"], 1)
+    for _ in range(5):
+        await asyncio.gather(
+            set_stock(client, seller, small, warehouse["id"], 0),
+            set_stock(client, seller, medium, warehouse["id"], 0),
+        )
+        listed = await client.get(
+            "/api/v1/products", params={"vendor": str(seller.vendor_id), "inStock": "true"}
+        )
+        assert listed.json()["items"] == []
+        await asyncio.gather(
+            set_stock(client, seller, small, warehouse["id"], 2),
+            set_stock(client, seller, medium, warehouse["id"], 2),
+        )
+        listed = await client.get(
+            "/api/v1/products", params={"vendor": str(seller.vendor_id), "inStock": "true"}
+        )
+        assert [p["id"] for p in listed.json()["items"]] == [product["id"]]
+
+
+async def test_archiving_the_stocked_variant_takes_the_product_out_of_stock(
+    client: AppClient, admin: Account
+) -> None:
+    seller = await create_seller(client)
+    product = await create_product(
+        client, seller, options=[{"name": "size", "values": ["S", "M"]}], sku="ARCH"
+    )
+    warehouse = await create_warehouse(client, admin)
+    stocked = product["variants"][0]["id"]
+    await set_stock(client, seller, stocked, warehouse["id"], 3)
+    params = {"vendor": str(seller.vendor_id), "inStock": "true"}
+    assert len((await client.get("/api/v1/products", params=params)).json()["items"]) == 1
+    await client.delete(f"/api/v1/products/{product['id']}/variants/{stocked}", headers=seller.headers)
+    assert (await client.get("/api/v1/products", params=params)).json()["items"] == []

@@ -123,6 +123,8 @@ async def _product_id(runtime: Runtime, ref: str) -> uuid.UUID | None:
 
 async def product_page(runtime: Runtime, ref: str) -> CachedBody | None:
     """The public page of an active product, by id or slug; None if there is none."""
+    if hit := runtime.responses.peek(PRODUCT_TOPIC, ref):  # the hot path: no parsing, no await
+        return hit
     product_id = await _product_id(runtime, ref)
     if product_id is None:
         return None

@@ -34,6 +34,7 @@ from citadel.catalog.service.products import (
     view,
     writable_product,
 )
+from citadel.inventory import service as inventory
 from citadel.kit.db import Connection, from_row, from_rows
 from citadel.kit.errors import FieldError
 from citadel.kit.events import emit
@@ -117,6 +118,8 @@ async def update_variant(
     updated = from_row(
         VariantRow, await conn.fetchrow(Q.update_variant, variant_id, *(values[f] for f in fields))
     )
+    if updated.status != current.status:  # an archived variant's stock no longer counts
+        await inventory.refresh_product_in_stock(conn, product_id)
     before = (
         current.price_amount
         if current.price_amount is not None
