@@ -6,7 +6,8 @@
     python -m bench list          the cases
 
 Options: --repeat N (medians of N rounds, default 3), --duration S (default 10), --connections C
-(default 64), --store PATH (default bench/results/results.jsonl), --quick (a short smoke run).
+(default 64), --store PATH (default bench/results/results.jsonl), --quick (a short smoke run),
+--only CASES (comma-separated; the ceilings always run).
 Results are appended to the store as JSON lines and summarised with ratios to the ceilings.
 """
 
@@ -112,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--store", type=Path, default=RESULTS)
     parser.add_argument("--quick", action="store_true", help="1 round of 2 s: checks the cases still run")
+    parser.add_argument("--only", default="", help="comma-separated cases to run (the ceilings always run)")
     args = parser.parse_args(argv)
     if args.suite == "list":
         for name in SUITES:
@@ -122,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         repeat, load = 1, Load(connections=16, duration_s=2.0, warmup_s=1.0)
     env = environment.prepare()
     cases = SUITES[args.suite](env, load)
+    if args.only:
+        wanted = set(args.only.split(",")) | set(CEILINGS)
+        cases = [case for case in cases if case[0] in wanted]
     rounds: list[dict[str, dict[str, Any]]] = []
     with exclusive():
         for round_number in range(1, repeat + 1):

@@ -14,6 +14,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from citadel.auth.guards import CurrentPrincipal, authenticate, has_credentials, requires
 from citadel.catalog import service
 from citadel.catalog.models import (
+    PRODUCT_LISTS_TOPIC,
     Category,
     CategoryCreate,
     CategoryMove,
@@ -89,10 +90,13 @@ class CategoriesController(Controller):
         cursor: Cursor = None,
         limit: PageSize = 20,
     ) -> BodyResponse:
-        reject_unknown_query(request.scope, frozenset({"sort", "cursor", "limit"}))
         runtime = runtime_of(request)
+        key = f"category/{ref}?{request.scope['query_string'].decode('latin-1')}"
+        if hit := runtime.responses.peek(PRODUCT_LISTS_TOPIC, key):
+            return json_bytes(request.scope, hit, runtime.public_cache_control)
+        reject_unknown_query(request.scope, frozenset({"sort", "cursor", "limit"}))
         filters = await service.parse_filters(runtime, category=ref)
-        body = await service.list_products(runtime, filters, sort=sort, cursor=cursor, limit=limit)
+        body = await service.list_products(runtime, filters, sort=sort, cursor=cursor, limit=limit, key=key)
         return json_bytes(request.scope, body, runtime.public_cache_control)
 
     @post(
@@ -183,11 +187,16 @@ class ProductsController(Controller):
         limit: PageSize = 20,
     ) -> BodyResponse:
         runtime = runtime_of(request)
+        # a page this worker holds is found by the query as sent, before any parsing: only a
+        # query that passed every check was ever kept
+        key = "products?" + request.scope["query_string"].decode("latin-1")
+        if hit := runtime.responses.peek(PRODUCT_LISTS_TOPIC, key):
+            return json_bytes(request.scope, hit, runtime.public_cache_control)
         filters = await _filters(
             request, category=category, vendor=vendor, min_price=min_price, max_price=max_price,
             currency=currency, in_stock=in_stock, tags=tag, attributes=attr,
         )  # fmt: skip
-        body = await service.list_products(runtime, filters, sort=sort, cursor=cursor, limit=limit)
+        body = await service.list_products(runtime, filters, sort=sort, cursor=cursor, limit=limit, key=key)
         return json_bytes(request.scope, body, runtime.public_cache_control)
 
     @get(

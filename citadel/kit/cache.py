@@ -140,19 +140,18 @@ class LocalCache(Generic[K, V]):
 # An entry is named by (topic, scope, key): ``scope`` is what one write invalidates (a product's
 # id; "*" for every page of a list) and ``key`` tells entries of one scope apart (the filters of a
 # list page). Tier 1 is this worker's memory (LRU, bounded by entries and bytes); tier 2 is Redis,
-# where each scope has a version number and entries live under "<scope>:d:<key>:<version>". A
-# write bumps the version after COMMIT (before the NATS broadcast, so a worker that drops its
-# copy cannot refill it from Redis's old one); a loader that read the old version writes its
-# result under that old version, which nobody reads any more. Redis failures degrade to loading
-# from PostgreSQL, never to errors; a bump that failed is retried until Redis answers again.
+# where each scope has a version number and each entry records the version it was loaded under
+# ("<version>\n<etag><body>"). A read fetches the scope's version and the entry in one MGET and
+# uses the entry only if the versions agree. A write bumps the version after COMMIT (before the
+# NATS broadcast, so a worker that drops its copy cannot refill it from Redis's old one); a loader
+# that read the old version writes an entry stamped with it, which no reader accepts. Redis
+# failures degrade to loading from PostgreSQL, never to errors; a bump that failed is retried
+# until Redis answers again.
 
 CacheTier = Literal["memory", "redis"]
 
-_GET_VERSIONED = """
-local version = redis.call('GET', KEYS[1]) or '0'
-return {version, redis.call('GET', KEYS[2] .. version)}
-"""
 ETAG_LENGTH = 16
+_QUOTED_ETAG = ETAG_LENGTH + 2
 
 
 class CachedBody(msgspec.Struct, frozen=True):
@@ -185,8 +184,8 @@ class CacheVersions:
         # the braces keep a scope's keys in one Redis Cluster slot, as the read script needs
         return f"{self.key_prefix}{{{topic}:{scope}}}:v"
 
-    def data_prefix(self, topic: str, scope: str, key: str) -> str:
-        return f"{self.key_prefix}{{{topic}:{scope}}}:d:{key}:"
+    def data_key(self, topic: str, scope: str, key: str) -> str:
+        return f"{self.key_prefix}{{{topic}:{scope}}}:d:{key}"
 
     async def bump(self, invalidations: Iterable[Invalidation]) -> None:
         """New versions for the scopes written; what fails now is retried by ``retry_forever``."""
@@ -255,7 +254,6 @@ class ResponseCache:
         # (or a load in flight) stamped before is stale
         self._generations: dict[tuple[str, str], int] = {}
         self._epoch = 0
-        self._get_sha = versions.link.script(_GET_VERSIONED)
         for topic in versions.topics:
             bus.subscribe(topic, functools.partial(self._invalidate, topic), on_outage=self.clear)
 
@@ -309,20 +307,21 @@ class ResponseCache:
                 self._drop((topic, key))
             self._count(topic, "memory", "miss")
         stamp = self._stamp(topic, scope)
-        version: bytes | None = None
+        stamped: bytes | None = None  # b"<version>\n" when Redis answered
         if self.redis:
+            data_key = self.versions.data_key(topic, scope, key)
             try:
-                version, raw = await self.versions.link.evalsha(
-                    self._get_sha,
-                    [self.versions.version_key(topic, scope), self.versions.data_prefix(topic, scope, key)],
-                    [],
+                version, raw = await self.versions.link.execute(
+                    "MGET", self.versions.version_key(topic, scope), data_key
                 )
             except (RedisUnavailable, hiredis.ReplyError):
                 self._count(topic, "redis", "error")
             else:
-                if raw is not None:
+                stamped = (version or b"0") + b"\n"
+                if raw is not None and raw.startswith(stamped):
                     self._count(topic, "redis", "hit")
-                    value = CachedBody.of(raw[ETAG_LENGTH + 2 :], raw[: ETAG_LENGTH + 2])
+                    start = len(stamped)
+                    value = CachedBody.of(raw[start + _QUOTED_ETAG :], raw[start : start + _QUOTED_ETAG])
                     self._keep(topic, scope, key, stamp, value)
                     return value
                 self._count(topic, "redis", "miss")
@@ -330,11 +329,10 @@ class ResponseCache:
         if body is None:
             return None
         value = CachedBody.of(body)
-        if version is not None:
-            data_key = self.versions.data_prefix(topic, scope, key) + version.decode()
+        if stamped is not None:
             with contextlib.suppress(RedisUnavailable, hiredis.ReplyError):
                 await self.versions.link.execute(
-                    "SET", data_key, value.etag + value.body, "EX", self.redis_ttl_s
+                    "SET", data_key, stamped + value.etag + value.body, "EX", self.redis_ttl_s
                 )
         self._keep(topic, scope, key, stamp, value)
         return value

@@ -3,8 +3,8 @@
 redis-py's asyncio client costs about 130 µs a GET inside a request (its pool and locks); this
 one keeps a single connection per process, writes each command at once (hiredis packs it) and
 matches replies to waiting futures in order, so concurrent requests share the connection as a
-natural pipeline. It speaks only what the caches need (plain commands and scripts) and never
-blocks a request on an outage: after a failure it refuses at once for ``retry_after_s`` (the
+natural pipeline. It speaks only what the caches need (commands, alone or several at once) and
+never blocks a request on an outage: after a failure it refuses at once for ``retry_after_s`` (the
 caller falls back to PostgreSQL), then reconnects on the next command.
 
 Everything else that talks to Redis (rate limits, readiness) uses redis-py.
@@ -13,7 +13,6 @@ Everything else that talks to Redis (rate limits, readiness) uses redis-py.
 import asyncio
 import collections
 import contextlib
-import hashlib
 import logging
 import ssl
 import time
@@ -73,7 +72,6 @@ class RedisLink:
         self._connecting: asyncio.Future[None] | None = None
         self._down_until = 0.0
         self._watchdog: asyncio.Task[None] | None = None
-        self._scripts: dict[bytes, bytes] = {}  # sha -> source, loaded again after a reconnect
 
     # --- connection ------------------------------------------------------------------------
 
@@ -94,7 +92,6 @@ class RedisLink:
             setup.append(("AUTH", self.username, self.password) if self.username else ("AUTH", self.password))
         if self.db:
             setup.append(("SELECT", self.db))
-        setup.extend(("SCRIPT", "LOAD", source) for source in self._scripts.values())
         for command in setup:
             self._check(await self._send(command))
         if self._watchdog is None or self._watchdog.done():
@@ -180,19 +177,3 @@ class RedisLink:
             await self._ensure_connected()
         futures = [self._send(command) for command in commands]
         return [self._check(reply) for reply in await asyncio.gather(*futures)]
-
-    def script(self, source: str) -> bytes:
-        """Register a Lua script (loaded on every connect); returns its SHA for ``evalsha``."""
-        sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest().encode()
-        self._scripts[sha] = source.encode()  # a connection made before this loads it on NOSCRIPT
-        return sha
-
-    async def evalsha(self, sha: bytes, keys: list[Any], args: list[Any]) -> Any:
-        command = ("EVALSHA", sha, len(keys), *keys, *args)
-        try:
-            return await self.execute(*command)
-        except hiredis.ReplyError as exc:
-            if not str(exc).startswith("NOSCRIPT"):
-                raise
-            await self.execute("SCRIPT", "LOAD", self._scripts[sha])
-            return await self.execute(*command)

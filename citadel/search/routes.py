@@ -47,14 +47,17 @@ class SearchController(Controller):
         cursor: Annotated[str | None, QueryParameter(max_length=1000)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
     ) -> BodyResponse:
-        reject_unknown_query(request.scope, SEARCH_PARAMETERS)
         runtime = runtime_of(request)
+        key = request.scope["query_string"].decode("latin-1")
+        if hit := service.cached_search(runtime, key):
+            return json_bytes(request.scope, hit, runtime.public_cache_control)
+        reject_unknown_query(request.scope, SEARCH_PARAMETERS)
         filters = await catalog.parse_filters(
             runtime, category=category, vendor=vendor, min_price=min_price, max_price=max_price,
             currency=currency, in_stock=in_stock, tags=tag, attributes=attr,
         )  # fmt: skip
         search_request = service.build_request(runtime, q, filters, sort=sort, cursor=cursor, limit=limit)
-        body = await service.search(runtime, search_request)
+        body = await service.search(runtime, search_request, key)
         return json_bytes(request.scope, body, runtime.public_cache_control)
 
     @get("/suggest", operation_id="suggestSearch", summary="Completions of a partly typed search")

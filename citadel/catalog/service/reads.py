@@ -7,7 +7,6 @@ products are public; their vendors and admins read drafts through the uncached
 ``product_detail``.
 """
 
-import hashlib
 import uuid
 
 import asyncpg
@@ -214,15 +213,11 @@ async def _page(
     return ProductPage(items=[_summary(row) for row in page.rows], next_cursor=page.next_cursor)
 
 
-def _list_key(filters: ProductFilters, sort: str, cursor: str | None, limit: int) -> str:
-    canonical = msgspec.json.encode([msgspec.to_builtins(filters), sort, cursor, limit])
-    return hashlib.blake2b(canonical, digest_size=16).hexdigest()
-
-
 async def list_products(
-    runtime: Runtime, filters: ProductFilters, *, sort: ListSort, cursor: str | None, limit: int
+    runtime: Runtime, filters: ProductFilters, *, sort: ListSort, cursor: str | None, limit: int, key: str
 ) -> CachedBody:
-    """A page of active products (cached until any product or category changes)."""
+    """A page of active products (cached under ``key``, the request's identity, until any product
+    or category changes)."""
 
     async def load() -> bytes:
         async with runtime.db.connection() as conn:
@@ -231,9 +226,7 @@ async def list_products(
             )
         return _encoder.encode(page)
 
-    body = await runtime.responses.get(
-        PRODUCT_LISTS_TOPIC, "*", _list_key(filters, sort, cursor, limit), load
-    )
+    body = await runtime.responses.get(PRODUCT_LISTS_TOPIC, "*", key, load)
     assert body is not None  # a list always loads
     return body
 

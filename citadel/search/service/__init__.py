@@ -11,6 +11,7 @@ import hashlib
 import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
+from urllib.parse import parse_qsl
 
 import asyncpg
 import msgspec
@@ -114,20 +115,40 @@ class _Total(msgspec.Struct):
 _total = msgspec.json.Decoder(_Total)
 
 
-async def search(runtime: Runtime, request: SearchRequest) -> CachedBody:
-    """A page of results with facets (cached until the catalog changes), counted for statistics."""
+async def search(runtime: Runtime, request: SearchRequest, key: str) -> CachedBody:
+    """A page of results with facets (cached under ``key``, the request's identity, until the
+    catalog changes), counted for statistics."""
 
     async def load() -> bytes:
         results = await backend(runtime).search(request)
         results.next_cursor = _next_cursor(runtime, request, results.total)
         return _encoder.encode(results)
 
-    key = _fingerprint(request.text, request.filters, request.sort, request.limit) + f":{request.offset}"
     body = await runtime.responses.get(SEARCH_TOPIC, "*", key, load)
     assert body is not None  # a search always loads
-    found = _total.decode(body.body).total
-    runtime.tally.add(STATS_KIND, (datetime.now(UTC).date(), " ".join(request.words)), 1, 0 if found else 1)
+    count_search(runtime, " ".join(request.words), body)
     return body
+
+
+def cached_search(runtime: Runtime, key: str) -> CachedBody | None:
+    """The page this worker holds for the request ``key`` (counted like any search), or None."""
+    body = runtime.responses.peek(SEARCH_TOPIC, key)
+    if body is not None:
+        count_search(runtime, " ".join(words_of(_query_of(key))), body)
+    return body
+
+
+def count_search(runtime: Runtime, words: str, body: CachedBody) -> None:
+    found = _total.decode(body.body).total
+    runtime.tally.add(STATS_KIND, (datetime.now(UTC).date(), words), 1, 0 if found else 1)
+
+
+def _query_of(key: str) -> str:
+    """The q parameter of a request key (the raw query string)."""
+    for name, value in parse_qsl(key, keep_blank_values=True):
+        if name == "q":
+            return value
+    return ""
 
 
 MAX_CATEGORY_SUGGESTIONS = 3
