@@ -10,8 +10,18 @@ import os
 NO_EXTENSIONS = os.environ.get("CITADEL_NO_EXTENSIONS") == "1"
 
 if NO_EXTENSIONS:
+    from citadel._fast import cart_py as cart
+    from citadel._fast import inventory_py as inventory
     from citadel._fast import money_py as money
+    from citadel._fast import pricing_py as pricing
+    from citadel._fast import tax_py as tax
 else:
-    from citadel._fast import money  # type: ignore[no-redef]
+    from citadel._fast import (  # type: ignore[no-redef]
+        cart,
+        inventory,
+        money,
+        pricing,
+        tax,
+    )
 
-__all__ = ["NO_EXTENSIONS", "money"]
+__all__ = ["NO_EXTENSIONS", "cart", "inventory", "money", "pricing", "tax"]

@@ -24,3 +24,24 @@ MAX_WEIGHT_SUM = 2**62  # allocation weights together
 
 class AmountOverflow(OverflowError):
     """An amount, rate or count is past the documented bounds (both implementations raise it)."""
+
+
+MAX_QUANTITY = 1_000_000  # units of one line
+MAX_RULES = 1_000  # discount or tax rules in one call
+MAX_WAREHOUSES = 1_000
+
+# Discount rule kinds (pricing.apply_discounts)
+DISCOUNT_PERCENT = 0  # value: ppm off each eligible line
+DISCOUNT_FIXED = 1  # value: an amount off the eligible lines together, split in proportion
+DISCOUNT_BUY_X_GET_Y = 2  # of every x + y eligible units, the y cheapest get value ppm off
+DISCOUNT_TIERED = 3  # value ppm of the highest tier whose threshold the eligible subtotal reaches
+TIERS = 4  # thresholds and rates per tiered rule
+
+
+def pack_text(text: str) -> int:
+    """Up to 8 ASCII characters as one int64, left-aligned: a prefix compares by its top bytes."""
+    data = text.upper().encode("ascii", "replace")[:8]
+    return int.from_bytes(data.ljust(8, b"\0"), "big")  # ASCII: the top bit is 0, a positive int64
+
+
+MAX_CELLS = 10_000_000  # rules × lines (discounts) or warehouses × lines (allocation) in one call

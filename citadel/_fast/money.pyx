@@ -12,7 +12,6 @@ Invariants:
 from array import array
 
 from cpython.array cimport array as carray, clone
-from libc.stdlib cimport free, malloc, qsort
 
 from citadel._fast.common import (
     MAX_AMOUNT,
@@ -23,53 +22,12 @@ from citadel._fast.common import (
     AmountOverflow,
 )
 
-cdef extern from *:
-    ctypedef long long int128 "__int128"
+include "_arith.pxi"
 
 cdef long long C_MAX_AMOUNT = MAX_AMOUNT
 cdef long long C_MAX_RATE = MAX_RATE_PPM
 cdef long long C_MAX_LINES = MAX_LINES
-cdef long long C_PPM = 1000000
 cdef carray _INT64 = array("q")
-
-cdef enum:
-    HALF_UP = 0
-    HALF_EVEN = 1
-    DOWN = 2
-    UP = 3
-
-
-cdef struct Share:
-    long long remainder
-    Py_ssize_t index
-
-
-cdef int _by_remainder_then_index(const void *a, const void *b) noexcept nogil:
-    # largest remainder first; on a tie the lower index first
-    cdef const Share *x = <const Share *> a
-    cdef const Share *y = <const Share *> b
-    if x.remainder != y.remainder:
-        return -1 if x.remainder > y.remainder else 1
-    return -1 if x.index < y.index else (1 if x.index > y.index else 0)
-
-
-cdef inline long long _div_round(long long numerator, long long denominator, int policy) except? -1:
-    cdef bint negative = numerator < 0
-    cdef long long magnitude = -numerator if negative else numerator
-    cdef long long quotient = magnitude // denominator
-    cdef long long remainder = magnitude - quotient * denominator
-    if policy == HALF_UP:
-        if 2 * remainder >= denominator:
-            quotient += 1
-    elif policy == HALF_EVEN:
-        if 2 * remainder > denominator or (2 * remainder == denominator and quotient % 2 == 1):
-            quotient += 1
-    elif policy == UP:
-        if remainder > 0:
-            quotient += 1
-    elif policy != DOWN:
-        raise ValueError(f"unknown rounding policy {policy}")
-    return -quotient if negative else quotient
 
 
 cdef inline int _check_amount(object value) except -1:
@@ -89,7 +47,7 @@ def apply_rate(amount, rate_ppm, int policy=ROUND_HALF_UP):
     _check_rate(rate_ppm)
     cdef long long a = amount
     cdef long long r = rate_ppm
-    return _div_round(a * r, C_PPM, policy)
+    return div_round(a * r, PPM_C, policy)
 
 
 def apply_rate_batch(carray amounts not None, rate_ppm, int policy=ROUND_HALF_UP):
@@ -109,7 +67,7 @@ def apply_rate_batch(carray amounts not None, rate_ppm, int policy=ROUND_HALF_UP
         a = src[i]
         if a < -C_MAX_AMOUNT or a > C_MAX_AMOUNT:
             raise AmountOverflow(f"amount {a} is outside ±{MAX_AMOUNT}")
-        dst[i] = _div_round(a * r, C_PPM, policy)
+        dst[i] = div_round(a * r, PPM_C, policy)
     return out
 
 
@@ -122,40 +80,13 @@ def allocate(total, carray weights not None):
     if n > C_MAX_LINES:
         raise AmountOverflow(f"{n} weights is more than {MAX_LINES}")
     cdef long long[:] w = weights
-    cdef carray out = clone(_INT64, n, zero=True)
-    cdef long long[:] dst = out
-    cdef long long t = total
-    cdef int128 weight_sum = 0
     cdef Py_ssize_t i
     for i in range(n):
         if w[i] < 0 or w[i] > C_MAX_AMOUNT:
             raise AmountOverflow(f"weight {w[i]} is outside 0..{MAX_AMOUNT}")
-        weight_sum += w[i]
-    if weight_sum > <int128> MAX_WEIGHT_SUM:
-        raise AmountOverflow(f"the weights add up to more than {MAX_WEIGHT_SUM}")
-    if t == 0:
-        return out
-    if weight_sum == 0:
+    cdef carray out = clone(_INT64, n, zero=True)
+    if n:
+        allocate_into(total, &w[0], n, out.data.as_longlongs)
+    elif total:
         raise ValueError("cannot allocate a non-zero total over weights that are all zero")
-    cdef Share *shares = <Share *> malloc(n * sizeof(Share))
-    if shares == NULL:
-        raise MemoryError()
-    cdef int128 product
-    cdef long long assigned = 0
-    cdef long long leftover
-    try:
-        for i in range(n):
-            product = <int128> t * w[i]
-            dst[i] = <long long> (product / weight_sum)
-            shares[i].remainder = <long long> (product - <int128> dst[i] * weight_sum)
-            shares[i].index = i
-            assigned += dst[i]
-        # fewer than n units are left over: one each to the largest remainders
-        leftover = t - assigned
-        if leftover > 0:
-            qsort(shares, n, sizeof(Share), _by_remainder_then_index)
-            for i in range(leftover):
-                dst[shares[i].index] += 1
-    finally:
-        free(shares)
     return out

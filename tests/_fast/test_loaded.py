@@ -1,24 +1,50 @@
 """The compiled kernels are what production runs, unless CITADEL_NO_EXTENSIONS=1 asks for the twins."""
 
+import importlib
 import importlib.machinery
 import inspect
+import os
+import subprocess
+import sys
 
-from citadel import _fast
-from citadel._fast import money_py
+import pytest
+
+KERNELS = ("money", "pricing", "tax", "cart", "inventory")
+PUBLIC = {
+    "money": ("apply_rate", "apply_rate_batch", "allocate"),
+    "pricing": ("unit_prices", "line_subtotals", "apply_discounts"),
+    "tax": ("match_rates", "line_taxes"),
+    "cart": ("totals",),
+    "inventory": ("allocate_lines",),
+}
 
 
-def test_the_selected_implementation() -> None:
-    if _fast.NO_EXTENSIONS:
-        assert _fast.money is money_py
-    else:
-        assert _fast.money.__file__ is not None
-        assert _fast.money.__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+@pytest.mark.parametrize("twins", [False, True], ids=["compiled", "twins"])
+def test_the_selected_implementation(twins: bool) -> None:
+    """What production imports, in a fresh interpreter (a test process imports both kinds)."""
+    script = (
+        "import citadel._fast as f; "
+        f"print(','.join(getattr(f, name).__file__.rsplit('/', 1)[1] for name in {KERNELS!r}))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "CITADEL_NO_EXTENSIONS"}
+    if twins:
+        env["CITADEL_NO_EXTENSIONS"] = "1"
+    files = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    for name, file in zip(KERNELS, files.stdout.strip().split(","), strict=True):
+        if twins:
+            assert file == f"{name}_py.py"
+        else:
+            assert file.startswith(f"{name}.") and file.endswith(
+                tuple(importlib.machinery.EXTENSION_SUFFIXES)
+            )
 
 
-def test_the_compiled_signatures_match_the_twin() -> None:
-    from citadel._fast import money as compiled
-
-    for name in ("apply_rate", "apply_rate_batch", "allocate"):
-        twin = inspect.signature(getattr(money_py, name))
-        built = inspect.signature(getattr(compiled, name))
-        assert list(built.parameters) == list(twin.parameters), name
+@pytest.mark.parametrize("name", KERNELS)
+def test_the_compiled_signatures_match_the_twin(name: str) -> None:
+    compiled = importlib.import_module(f"citadel._fast.{name}")
+    twin = importlib.import_module(f"citadel._fast.{name}_py")
+    for function in PUBLIC[name]:
+        expected = list(inspect.signature(getattr(twin, function)).parameters)
+        assert list(inspect.signature(getattr(compiled, function)).parameters) == expected, function
