@@ -33,6 +33,8 @@ setup(
             "embedsignature": True,
             "boundscheck": False,
             "wraparound": False,
+            # every division divides a non-negative magnitude by a positive number: C semantics
+            "cdivision": True,
             "linetrace": TRACE,
         },
     ),

@@ -3,6 +3,7 @@
     python -m bench ceilings      the bare ceilings only (Granian RSGI, Litestar + Struct, + one PK read)
     python -m bench foundation    a trivial route of the full app against the same route in bare Litestar
     python -m bench catalog       product pages, list pages and search (cached and not) on 100,000 products
+    python -m bench kernels       the compiled kernels against their twins (pytest-benchmark)
     python -m bench list          the cases
 
 Options: --repeat N (medians of N rounds, default 3), --duration S (default 10), --connections C
@@ -61,6 +62,7 @@ CASE_NAMES = {
     "ceilings": CEILINGS,
     "foundation": (*CEILINGS, "full_info"),
     "catalog": (*CEILINGS, "detail_memory", "detail_redis", "list_memory", "detail_cold", "search"),
+    "kernels": ("pricing_10k", "tax_10k", "cart_50", "allocation_20x10"),
 }
 
 
@@ -103,11 +105,48 @@ def _print(rows: list[dict[str, Any]]) -> None:
         )
 
 
+def kernels(store: Path, *, quick: bool) -> int:
+    """The kernel micro-benchmarks (pytest-benchmark): compiled against pure, per case."""
+    import json
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "benchmark.json"
+        command = [
+            sys.executable, "-m", "pytest", str(Path(__file__).with_name("micro") / "test_kernels.py"),
+            "-q", "-p", "no:cacheprovider", f"--benchmark-json={report}",
+            *(["--benchmark-min-rounds=3", "--benchmark-max-time=0.2"] if quick else ["--benchmark-min-rounds=10"]),
+        ]  # fmt: skip
+        if subprocess.run(command, check=False).returncode:
+            return 1
+        results = json.loads(report.read_text())["benchmarks"]
+    medians = {(b["extra_info"]["case"], b["extra_info"]["implementation"]): b for b in results}
+    records = []
+    print(f"{'case':18} {'compiled µs':>12} {'pure µs':>10} {'speed-up':>9} {'ns/line':>8}")
+    for case in dict.fromkeys(c for c, _ in medians):
+        compiled, pure = medians[(case, "compiled")], medians[(case, "pure")]
+        lines = compiled["extra_info"]["lines"]
+        fast, slow = compiled["stats"]["median"], pure["stats"]["median"]
+        print(
+            f"{case:18} {fast * 1e6:>12,.1f} {slow * 1e6:>10,.0f} {slow / fast:>8.1f}× {fast / lines * 1e9:>8.1f}"
+        )
+        records.append(
+            {
+                "case": f"kernel_{case}", "tool": "pytest-benchmark", "lines": lines,
+                "compiled_median_s": fast, "pure_median_s": slow, "speedup": round(slow / fast, 2),
+                "ns_per_line": round(fast / lines * 1e9, 2), "rounds": compiled["stats"]["rounds"],
+            }
+        )  # fmt: skip
+    record(records, machine(), store, suite="kernels")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("suite", choices=[*SUITES, "list"])
+    parser.add_argument("suite", choices=[*SUITES, "kernels", "list"])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=64)
@@ -115,8 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1 round of 2 s: checks the cases still run")
     parser.add_argument("--only", default="", help="comma-separated cases to run (the ceilings always run)")
     args = parser.parse_args(argv)
+    if args.suite == "kernels":
+        return kernels(args.store, quick=args.quick)
     if args.suite == "list":
-        for name in SUITES:
+        for name in CASE_NAMES:
             print(f"{name}: {', '.join(CASE_NAMES[name])}")
         return 0
     repeat, load = args.repeat, Load(connections=args.connections, duration_s=args.duration)

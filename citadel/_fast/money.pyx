@@ -47,7 +47,7 @@ def apply_rate(amount, rate_ppm, int policy=ROUND_HALF_UP):
     _check_rate(rate_ppm)
     cdef long long a = amount
     cdef long long r = rate_ppm
-    return div_round(a * r, PPM_C, policy)
+    return div_ppm(a * r, policy)
 
 
 def apply_rate_batch(carray amounts not None, rate_ppm, int policy=ROUND_HALF_UP):
@@ -67,7 +67,7 @@ def apply_rate_batch(carray amounts not None, rate_ppm, int policy=ROUND_HALF_UP
         a = src[i]
         if a < -C_MAX_AMOUNT or a > C_MAX_AMOUNT:
             raise AmountOverflow(f"amount {a} is outside ±{MAX_AMOUNT}")
-        dst[i] = div_round(a * r, PPM_C, policy)
+        dst[i] = div_ppm(a * r, policy)
     return out
 
 

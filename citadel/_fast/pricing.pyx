@@ -85,7 +85,7 @@ def unit_prices(
             price = lp[i]
         elif ld[i] != 0:
             check_range(ld[i], 0, PPM_C, "discount ppm")
-            price -= div_round(<int128> price * ld[i], PPM_C, policy)
+            price -= div_ppm(price * ld[i], policy)
         dst[i] = price
     return out
 
@@ -159,25 +159,21 @@ cdef int _rule(
     cdef Unit *order
     if kind == K_PERCENT:
         check_range(value, 0, PPM_C, f"rule {r}: ppm")
-        for i in range(n):
-            if eligible[i]:
-                parts[i] = div_round(<int128> base[i] * value, PPM_C, policy)
+        for i in range(n):  # branch-free: eligibility is data, and mispredicted branches cost most
+            parts[i] = div_ppm(base[i] * value, policy) * (eligible[i] != 0)  # ≤ 1e18: 64 bits
     elif kind == K_FIXED:
         check_range(value, 0, C_MAX_AMOUNT, f"rule {r}: amount")
         for i in range(n):
-            if eligible[i]:
-                total += base[i]
+            total += base[i] * (eligible[i] != 0)
         if total > 0:
-            for i in range(n):
-                if eligible[i]:
-                    scratch[m] = base[i]
-                    m += 1
+            for i in range(n):  # the eligible lines' amounts, packed (store always, advance if eligible)
+                scratch[m] = base[i]
+                m += eligible[i] != 0
             allocate_into(value if value < total else <long long> total, scratch, m, scratch + m)
             j = 0
             for i in range(n):
-                if eligible[i]:
-                    parts[i] = scratch[m + j]
-                    j += 1
+                parts[i] = scratch[m + j] * (eligible[i] != 0)
+                j += eligible[i] != 0
     elif kind == K_BXGY:
         check_range(value, 0, PPM_C, f"rule {r}: ppm")
         if px < 1 or py < 1 or px + py > C_MAX_QUANTITY:
@@ -218,8 +214,7 @@ cdef int _rule(
             if eligible_subtotal >= threshold:
                 rate = ppm
         for i in range(n):
-            if eligible[i]:
-                parts[i] = div_round(<int128> base[i] * rate, PPM_C, policy)
+            parts[i] = div_ppm(base[i] * rate, policy) * (eligible[i] != 0)
     else:
         raise ValueError(f"rule {r}: unknown kind {kind}")
     return 0
@@ -236,20 +231,29 @@ cdef long long _evaluate(
     cdef int128 eligible_subtotal = 0, total = 0
     for i in range(n):
         parts[i] = 0
-        if eligible[i]:
-            eligible_subtotal += subtotals[i]
+        eligible_subtotal += subtotals[i] * (eligible[i] != 0)
     if eligible_subtotal < minimum[r]:  # thresholds judge the undiscounted subtotal
         return 0
     _rule(r, <int> kind[r], value[r], base, units, prices, eligible, n, <long long> eligible_subtotal,
           px[r], py[r], &tiers[r * C_TIERS * 2], policy, parts, scratch)
+    if cap[r] < 0:
+        return -2  # no cap: the caller that needs the total sums the parts itself
     for i in range(n):
         total += parts[i]
-    if 0 <= cap[r] < total:  # the cap, split in proportion to what the rule gave each line
+    if cap[r] < total:  # the cap, split in proportion to what the rule gave each line
         for i in range(n):
             scratch[i] = parts[i]
         allocate_into(cap[r], scratch, n, parts)
         total = cap[r]
     return <long long> total
+
+
+cdef inline long long _sum(const long long *values, Py_ssize_t n) noexcept nogil:
+    cdef long long total = 0
+    cdef Py_ssize_t i
+    for i in range(n):
+        total += values[i]
+    return total
 
 
 def apply_discounts(
@@ -282,6 +286,8 @@ def apply_discounts(
     cdef const long long *units_p
     cdef const long long *prices_p
     cdef bint loser
+    cdef long long given
+    cdef long long *lines_p
     try:
         if not (len(value) == len(cap) == len(group) == len(minimum) == len(param_x) == len(param_y) == rules):
             raise ValueError("every rule column needs one value per rule")
@@ -295,9 +301,10 @@ def apply_discounts(
         prices_p = &pr[0] if n else NULL
         line_out = clone(_INT64, n, zero=True)
         rule_out = clone(_INT64, rules, zero=True)
+        lines_p = line_out.data.as_longlongs
         remaining = <long long *> malloc((n if n else 1) * sizeof(long long))
         parts = <long long *> malloc((n if n else 1) * sizeof(long long))
-        scratch = <long long *> malloc((2 * n if n else 1) * sizeof(long long))
+        scratch = <long long *> malloc((2 * n + 1) * sizeof(long long))  # +1: branch-free reads
         rule_totals = <long long *> malloc((rules if rules else 1) * sizeof(long long))
         if remaining == NULL or parts == NULL or scratch == NULL or rule_totals == NULL:
             raise MemoryError()
@@ -305,9 +312,13 @@ def apply_discounts(
         for r in range(rules):
             if c[r] > C_MAX_AMOUNT or mn[r] > C_MAX_AMOUNT:
                 raise AmountOverflow(f"rule {r}: cap or minimum is above {MAX_AMOUNT}")
-            rule_totals[r] = _evaluate(r, subtotals, subtotals, units_p, prices_p,
-                                       &eligible[r * n] if n else NULL, n, k, v, c, mn, x, y, tr,
-                                       policy, parts, scratch)
+            rule_totals[r] = 0
+            if g[r] > 0:
+                rule_totals[r] = _evaluate(r, subtotals, subtotals, units_p, prices_p,
+                                           &eligible[r * n] if n else NULL, n, k, v, c, mn, x, y, tr,
+                                           policy, parts, scratch)
+                if rule_totals[r] == -2:
+                    rule_totals[r] = _sum(parts, n)
         # then the rules that apply, in order, each on what the earlier ones left of every line
         for i in range(n):
             remaining[i] = subtotals[i]
@@ -324,10 +335,12 @@ def apply_discounts(
                 continue
             _evaluate(r, remaining, subtotals, units_p, prices_p, &eligible[r * n] if n else NULL, n,
                       k, v, c, mn, x, y, tr, policy, parts, scratch)
+            given = 0
             for i in range(n):
                 remaining[i] -= parts[i]
-                line_out.data.as_longlongs[i] += parts[i]
-                rule_out.data.as_longlongs[r] += parts[i]
+                lines_p[i] += parts[i]
+                given += parts[i]
+            rule_out.data.as_longlongs[r] = given
     finally:
         free(subtotals)
         free(remaining)

@@ -230,7 +230,7 @@ def apply_discounts(
     for r in range(rules):
         if cap[r] > MAX_AMOUNT or minimum[r] > MAX_AMOUNT:
             raise AmountOverflow(f"rule {r}: cap or minimum is above {MAX_AMOUNT}")
-        totals.append(sum(evaluate(r, undiscounted)))
+        totals.append(sum(evaluate(r, undiscounted)) if group[r] > 0 else 0)
     winners: dict[int, int] = {}
     for r in range(rules):
         if group[r] > 0 and (group[r] not in winners or totals[r] > totals[winners[group[r]]]):
