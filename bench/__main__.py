@@ -113,10 +113,15 @@ def kernels(store: Path, *, quick: bool) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "benchmark.json"
+        rounds = (
+            ["--benchmark-min-rounds=3", "--benchmark-max-time=0.2"]
+            if quick
+            else ["--benchmark-min-rounds=10"]
+        )
+        suite = str(Path(__file__).with_name("micro") / "test_kernels.py")
         command = [
-            sys.executable, "-m", "pytest", str(Path(__file__).with_name("micro") / "test_kernels.py"),
-            "-q", "-p", "no:cacheprovider", f"--benchmark-json={report}",
-            *(["--benchmark-min-rounds=3", "--benchmark-max-time=0.2"] if quick else ["--benchmark-min-rounds=10"]),
+            sys.executable, "-m", "pytest", suite, "-q", "-p", "no:cacheprovider",
+            f"--benchmark-json={report}", *rounds,
         ]  # fmt: skip
         if subprocess.run(command, check=False).returncode:
             return 1
@@ -128,9 +133,8 @@ def kernels(store: Path, *, quick: bool) -> int:
         compiled, pure = medians[(case, "compiled")], medians[(case, "pure")]
         lines = compiled["extra_info"]["lines"]
         fast, slow = compiled["stats"]["median"], pure["stats"]["median"]
-        print(
-            f"{case:18} {fast * 1e6:>12,.1f} {slow * 1e6:>10,.0f} {slow / fast:>8.1f}× {fast / lines * 1e9:>8.1f}"
-        )
+        per_line = fast / lines * 1e9
+        print(f"{case:18} {fast * 1e6:>12,.1f} {slow * 1e6:>10,.0f} {slow / fast:>8.1f}× {per_line:>8.1f}")
         records.append(
             {
                 "case": f"kernel_{case}", "tool": "pytest-benchmark", "lines": lines,
@@ -157,8 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.suite == "kernels":
         return kernels(args.store, quick=args.quick)
     if args.suite == "list":
-        for name in CASE_NAMES:
-            print(f"{name}: {', '.join(CASE_NAMES[name])}")
+        for name, cases in CASE_NAMES.items():
+            print(f"{name}: {', '.join(cases)}")
         return 0
     repeat, load = args.repeat, Load(connections=args.connections, duration_s=args.duration)
     if args.quick:

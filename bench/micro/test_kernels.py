@@ -88,8 +88,8 @@ def _tax(impl: ModuleType) -> Any:
 
 
 CASES = {
-    "pricing_10k": (LINES, lambda impl: _price(impl), {"compiled": pricing, "pure": pricing_py}),
-    "tax_10k": (LINES, lambda impl: _tax(impl), {"compiled": tax, "pure": tax_py}),
+    "pricing_10k": (LINES, _price, {"compiled": pricing, "pure": pricing_py}),
+    "tax_10k": (LINES, _tax, {"compiled": tax, "pure": tax_py}),
     "cart_50": (50, lambda impl: impl.totals(*CART, 799, 88_750, False), {"compiled": cart, "pure": cart_py}),
     "allocation_20x10": (
         20,
