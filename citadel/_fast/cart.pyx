@@ -14,6 +14,7 @@ from citadel._fast.common import (
     MAX_LINES,
     MAX_QUANTITY,
     MAX_RATE_PPM,
+    MAX_WEIGHT_GRAMS,
     MAX_WEIGHT_SUM,
     ROUND_HALF_UP,
     AmountOverflow,
@@ -26,6 +27,7 @@ SUMMARY_FIELDS = ("subtotal", "discount", "tax", "shipping", "shipping_tax", "to
 cdef long long C_MAX_AMOUNT = MAX_AMOUNT
 cdef long long C_MAX_QUANTITY = MAX_QUANTITY
 cdef long long C_MAX_RATE = MAX_RATE_PPM
+cdef long long C_MAX_WEIGHT = MAX_WEIGHT_GRAMS
 cdef carray _INT64 = array("q")
 
 
@@ -94,3 +96,35 @@ def totals(
     summary.data.as_longlongs[4] = shipping_tax
     summary.data.as_longlongs[5] = _bounded(total, "total")
     return taxes, line_totals, summary
+
+
+def shipping_costs(
+    carray base not None,
+    carray per_kg not None,
+    carray free_above not None,
+    long long weight_grams,
+    long long merchandise,
+    int policy=ROUND_HALF_UP,
+):
+    cdef Py_ssize_t n = len(base)
+    if len(per_kg) != n or len(free_above) != n:
+        raise ValueError("every method needs a base, a per-kilogram amount and a threshold")
+    if weight_grams < 0 or weight_grams > C_MAX_WEIGHT:
+        raise AmountOverflow(f"weight {weight_grams} g is outside 0..{MAX_WEIGHT_GRAMS}")
+    _bounded(merchandise, "merchandise")
+    cdef long long[:] b = base
+    cdef long long[:] k = per_kg
+    cdef long long[:] f = free_above
+    cdef carray costs = clone(_INT64, n, zero=True)
+    cdef Py_ssize_t i
+    for i in range(n):
+        _bounded(b[i], "base amount")
+        _bounded(k[i], "per-kilogram amount")
+        if f[i] != -1:
+            _bounded(f[i], "free-shipping threshold")
+        if f[i] >= 0 and merchandise >= f[i]:
+            continue
+        costs.data.as_longlongs[i] = _bounded(
+            <int128> b[i] + div_round(<int128> k[i] * weight_grams, 1000, policy), "shipping cost"
+        )
+    return costs

@@ -9,13 +9,21 @@
     charged), shipping tax, and the total to charge, which is exactly the sum of the line
     totals, shipping and (for exclusive prices) shipping tax. Every amount, the total included,
     stays within 0..MAX_AMOUNT.
+
+``shipping_costs(base, per_kg, free_above, weight_grams, merchandise, policy) -> array('q')``
+    What each shipping method costs for one cart: nothing when the method has a free-shipping
+    threshold (``free_above >= 0``) the merchandise reaches; otherwise its base amount plus its
+    per-kilogram amount × the cart's weight in grams / 1000, rounded by ``policy``. Amounts lie
+    in 0..MAX_AMOUNT (``free_above`` may be -1: never free), the weight in 0..MAX_WEIGHT_GRAMS,
+    and every cost within 0..MAX_AMOUNT.
 """
 
 from __future__ import annotations
 
 from array import array
 
-from citadel._fast.common import MAX_AMOUNT, ROUND_HALF_UP, AmountOverflow
+from citadel._fast.common import MAX_AMOUNT, MAX_WEIGHT_GRAMS, ROUND_HALF_UP, AmountOverflow
+from citadel._fast.money_py import _div_round
 from citadel._fast.pricing_py import line_subtotals
 from citadel._fast.tax_py import line_taxes
 
@@ -68,3 +76,29 @@ def totals(
         ],
     )
     return taxes, line_totals, summary
+
+
+def shipping_costs(
+    base: array[int],
+    per_kg: array[int],
+    free_above: array[int],
+    weight_grams: int,
+    merchandise: int,
+    policy: int = ROUND_HALF_UP,
+) -> array[int]:
+    n = len(base)
+    if len(per_kg) != n or len(free_above) != n:
+        raise ValueError("every method needs a base, a per-kilogram amount and a threshold")
+    if not 0 <= weight_grams <= MAX_WEIGHT_GRAMS:
+        raise AmountOverflow(f"weight {weight_grams} g is outside 0..{MAX_WEIGHT_GRAMS}")
+    _bounded(merchandise, "merchandise")
+    costs = array("q", bytes(8 * n))
+    for i in range(n):
+        _bounded(base[i], "base amount")
+        _bounded(per_kg[i], "per-kilogram amount")
+        if free_above[i] != -1:
+            _bounded(free_above[i], "free-shipping threshold")
+        if free_above[i] >= 0 and merchandise >= free_above[i]:
+            continue
+        costs[i] = _bounded(base[i] + _div_round(per_kg[i] * weight_grams, 1000, policy), "shipping cost")
+    return costs

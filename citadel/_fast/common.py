@@ -29,6 +29,7 @@ class AmountOverflow(OverflowError):
 MAX_QUANTITY = 1_000_000  # units of one line
 MAX_RULES = 1_000  # discount or tax rules in one call
 MAX_WAREHOUSES = 1_000
+MAX_WEIGHT_GRAMS = 10**9  # a cart's weight: a thousand tonnes
 
 # Discount rule kinds (pricing.apply_discounts)
 DISCOUNT_PERCENT = 0  # value: ppm off each eligible line

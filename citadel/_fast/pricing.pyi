@@ -13,6 +13,8 @@ apply_discounts(unit_prices, units, eligible, kind, value, cap, group, minimum, 
     (eligible subtotal needed), param_x/param_y (buy x get y). eligible: rules × lines bytes,
     row by rule (non-zero: applies). tiers: rules × TIERS × (threshold, ppm), -1 ends a rule's
     tiers. At most MAX_RULES rules and MAX_CELLS rules × lines.
+commissions(amounts, rates_ppm, policy) -> array('q')
+    Per line: amount × rate / 1e6 (rate in 0..1e6), rounded by policy.
 """
 
 from array import array
@@ -40,3 +42,4 @@ def apply_discounts(
     tiers: array[int],
     policy: int = 0,
 ) -> tuple[array[int], array[int]]: ...
+def commissions(amounts: array[int], rates_ppm: array[int], policy: int = 0) -> array[int]: ...

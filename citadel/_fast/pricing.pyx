@@ -348,3 +348,23 @@ def apply_discounts(
         free(scratch)
         free(rule_totals)
     return line_out, rule_out
+
+
+def commissions(carray amounts not None, carray rates_ppm not None, int policy=ROUND_HALF_UP):
+    _q(amounts, "amounts")
+    _q(rates_ppm, "rates_ppm")
+    cdef Py_ssize_t n = len(amounts)
+    if len(rates_ppm) != n:
+        raise ValueError("every line needs a rate")
+    if n > MAX_LINES:
+        raise AmountOverflow(f"{n} lines is more than {MAX_LINES}")
+    cdef long long *a = amounts.data.as_longlongs
+    cdef long long *r = rates_ppm.data.as_longlongs
+    cdef carray out = clone(_INT64, n, zero=False)
+    cdef Py_ssize_t i
+    for i in range(n):
+        check_range(a[i], 0, C_MAX_AMOUNT, "amount")
+        if r[i] < 0 or r[i] > PPM_C:
+            raise AmountOverflow(f"commission rate {r[i]} ppm is outside 0..{PPM_C}")
+        out.data.as_longlongs[i] = div_ppm(a[i] * r[i], policy)  # ≤ 1e12 × 1e6: fits in 64 bits
+    return out

@@ -21,6 +21,10 @@
     the undiscounted eligible subtotal; a group's rules compete on the undiscounted subtotals.
     A line's discounts never exceed its subtotal, and a rule's total is the sum of its lines'
     parts, so the parts always add up.
+
+``commissions(amounts, rates_ppm, policy) -> array('q')``
+    Per line, the platform's commission on a vendor's sale: ``amount × rate / 1e6`` rounded by
+    ``policy``, amounts in 0..MAX_AMOUNT and rates in 0..1,000,000 (at most the whole amount).
 """
 
 from __future__ import annotations
@@ -246,3 +250,18 @@ def apply_discounts(
             line_discounts[i] += part
             rule_discounts[r] += part
     return line_discounts, rule_discounts
+
+
+def commissions(amounts: array[int], rates_ppm: array[int], policy: int = ROUND_HALF_UP) -> array[int]:
+    n = len(amounts)
+    if len(rates_ppm) != n:
+        raise ValueError("every line needs a rate")
+    if n > MAX_LINES:
+        raise AmountOverflow(f"{n} lines is more than {MAX_LINES}")
+    out = _zeros(n)
+    for i in range(n):
+        _price(amounts[i], "amount")
+        if not 0 <= rates_ppm[i] <= PPM:
+            raise AmountOverflow(f"commission rate {rates_ppm[i]} ppm is outside 0..{PPM}")
+        out[i] = _div_round(amounts[i] * rates_ppm[i], PPM, policy)
+    return out

@@ -172,3 +172,33 @@ def test_allocation_agrees(case: tuple) -> None:
         given_ = sum(allocation[w * n + i] for w in range(len(priority)))
         assert given_ <= quantities_[i] and (given_ == quantities_[i] or not complete)
         assert all(allocation[w * n + i] <= available[w * n + i] for w in range(len(priority)))
+
+
+@settings(max_examples=300)
+@given(
+    st.integers(0, 8).flatmap(
+        lambda n: st.tuples(st.lists(amounts, min_size=n, max_size=n), st.lists(ppms, min_size=n, max_size=n))
+    ),
+    policies,
+)
+def test_commissions_agree(lines: tuple, policy: int) -> None:
+    args = (q(lines[0]), q(lines[1]), policy)
+    assert outcome(pricing_c.commissions, *args) == outcome(pricing_py.commissions, *args)
+
+
+@settings(max_examples=300)
+@given(
+    st.integers(0, 5).flatmap(
+        lambda n: st.tuples(
+            st.lists(amounts, min_size=n, max_size=n),
+            st.lists(amounts, min_size=n, max_size=n),
+            st.lists(st.one_of(amounts, st.just(-1), st.just(-2)), min_size=n, max_size=n),
+        )
+    ),
+    st.one_of(st.integers(0, 50_000), st.integers(10**9 - 1, 10**9 + 1), st.just(-1)),
+    amounts,
+    policies,
+)
+def test_shipping_costs_agree(methods: tuple, weight: int, merchandise: int, policy: int) -> None:
+    args = (q(methods[0]), q(methods[1]), q(methods[2]), weight, merchandise, policy)
+    assert outcome(cart_c.shipping_costs, *args) == outcome(cart_py.shipping_costs, *args)

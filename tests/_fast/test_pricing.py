@@ -21,6 +21,7 @@ from citadel._fast.common import (
 )
 from citadel._fast.common import (
     MAX_AMOUNT,
+    ROUND_DOWN,
     TIERS,
     AmountOverflow,
 )
@@ -156,3 +157,19 @@ def test_rule_errors(
 ) -> None:
     with pytest.raises(error):
         _apply(pricing, prices, units, [[1] * len(prices)], rule)
+
+
+def test_commissions_round_per_line(pricing: ModuleType) -> None:
+    # 15 % of 19.99 = 2.9985 -> 3.00; 2.5 % of 10.01 = 0.25025 -> 0.25; 0 % and 100 %
+    out = pricing.commissions(q(1999, 1001, 500, 500), q(150_000, 25_000, 0, 1_000_000))
+    assert list(out) == [300, 25, 0, 500]
+    assert list(pricing.commissions(q(1999), q(150_000), ROUND_DOWN)) == [299]
+
+
+def test_commission_bounds(pricing: ModuleType) -> None:
+    with pytest.raises(AmountOverflow):
+        pricing.commissions(q(MAX_AMOUNT + 1), q(0))
+    with pytest.raises(AmountOverflow):
+        pricing.commissions(q(1), q(1_000_001))
+    with pytest.raises(ValueError):
+        pricing.commissions(q(1, 2), q(0))

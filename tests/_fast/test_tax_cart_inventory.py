@@ -98,3 +98,21 @@ def test_otherwise_lines_fill_by_priority_then_stock(inventory: ModuleType) -> N
     assert complete and list(allocation) == [1, 0, 3, 2, 0, 1]
     short, complete = inventory.allocate_lines(q(10, 0), available, q(1, 2, 2))
     assert not complete and sum(short[0::2]) == 7
+
+
+def test_shipping_costs_per_method(cart: ModuleType) -> None:
+    # flat 7.99; 5.00 + 1.00/kg; 9.99 free from 50.00 — for a 1.25 kg cart of 49.99, then 50.00
+    base, per_kg, free_above = q(799, 500, 999), q(0, 100, 0), q(-1, -1, 5000)
+    assert list(cart.shipping_costs(base, per_kg, free_above, 1250, 4999)) == [799, 625, 999]
+    assert list(cart.shipping_costs(base, per_kg, free_above, 1250, 5000)) == [799, 625, 0]
+    assert list(cart.shipping_costs(base, per_kg, free_above, 1249, 5000)) == [799, 625, 0]  # 124.9 -> 125
+    assert list(cart.shipping_costs(base, per_kg, free_above, 1240, 5000, 2)) == [799, 624, 0]  # down
+
+
+def test_shipping_cost_bounds(cart: ModuleType) -> None:
+    with pytest.raises(AmountOverflow):
+        cart.shipping_costs(q(MAX_AMOUNT), q(1000), q(-1), 1000, 0)  # base + 10.00 passes the bound
+    with pytest.raises(AmountOverflow):
+        cart.shipping_costs(q(0), q(0), q(-1), 10**9 + 1, 0)
+    with pytest.raises(ValueError):
+        cart.shipping_costs(q(0, 1), q(0), q(-1), 0, 0)
