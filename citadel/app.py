@@ -14,8 +14,9 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 
 from citadel import __version__
-from citadel.auth.guards import provide_principal
+from citadel.auth.guards import provide_principal, provide_principal_or_guest
 from citadel.auth.routes import AuthController, PasswordController
+from citadel.cart.routes import CartController
 from citadel.catalog.models import CACHE_TOPICS
 from citadel.catalog.routes import (
     CategoriesAdminController,
@@ -23,15 +24,18 @@ from citadel.catalog.routes import (
     ProductsController,
     VendorProductsController,
 )
-from citadel.inventory.routes import InventoryController, WarehousesController
+from citadel.inventory.routes import InventoryController, TransfersController, WarehousesController
 from citadel.kit.errors import EXCEPTION_HANDLERS
 from citadel.kit.http import EdgeMiddleware
 from citadel.kit.observability import configure_logging
 from citadel.kit.runtime import Runtime, provide_conn, provide_runtime, provide_tx
+from citadel.pricing.routes import CouponsController, PriceListsController
 from citadel.search import service as search_service
 from citadel.search.routes import SearchAdminController, SearchController
 from citadel.settings import Settings
+from citadel.shipping.routes import ShippingMethodsController, ShippingZonesController
 from citadel.system.routes import SystemController
+from citadel.tax.routes import TaxRulesController
 from citadel.users.routes import MeController, UsersAdminController
 
 CONTROLLERS = [
@@ -46,8 +50,15 @@ CONTROLLERS = [
     VendorProductsController,
     WarehousesController,
     InventoryController,
+    TransfersController,
     SearchController,
     SearchAdminController,
+    TaxRulesController,
+    ShippingZonesController,
+    ShippingMethodsController,
+    PriceListsController,
+    CouponsController,
+    CartController,
 ]
 
 
@@ -61,6 +72,7 @@ def create_app(settings: Settings) -> Litestar:
             "tx": Provide(provide_tx),
             "runtime": Provide(provide_runtime),
             "principal": Provide(provide_principal),
+            "shopper": Provide(provide_principal_or_guest),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[runtime.lifespan],

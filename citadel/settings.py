@@ -118,6 +118,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     elasticsearch_index: str = "products"
     search_stats_flush_s: float = 5.0
 
+    # selling: totals, carts, checkout and payments
+    prices_include_tax: bool = False  # catalog prices hold their tax (VAT style) or get it added
+    rounding_policy: Literal["half_up", "half_even", "down", "up"] = "half_up"  # per line
+    guest_cart_ttl_days: int = 30
+    cart_max_lines: int = 100
+    cart_max_quantity: int = 999  # units of one line
+    checkout_retries: int = 3  # on serialization failures and deadlocks
+    idempotency_ttl_h: int = 24
+    payment_hold_test_s: int = 900  # how long stock is held for an unpaid order, per provider
+    payment_hold_manual_s: int = 3 * 86400
+    hold_sweep_interval_s: float = 5.0
+    live_origins: tuple[str, ...] = ()  # allowed Origins of /ws besides the storefront and CORS ones
+
     # events
     outbox_batch_size: int = 500
     outbox_poll_interval_ms: int = 1000

@@ -138,6 +138,22 @@ def requires(*roles: Role) -> Guard:
     return guard
 
 
+def signed_in_or_guest() -> Guard:
+    """A guard admitting guests too: a request with credentials must carry valid ones (and is
+    then a principal); one without any is a guest (``principal_or_guest`` gives None)."""
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        if has_credentials(connection):
+            connection.scope[PRINCIPAL_KEY] = await authenticate(connection)  # type: ignore[literal-required]
+
+    guard.citadel_roles = frozenset()  # type: ignore[attr-defined]
+    return guard
+
+
+async def provide_principal_or_guest(request: Request[Any, Any, Any]) -> Principal | None:
+    return cast(Principal | None, request.scope.get(PRINCIPAL_KEY))
+
+
 async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
     principal = cast(Principal | None, request.scope.get(PRINCIPAL_KEY))
     if principal is None:  # a handler without a guard asked for a principal: a wiring bug
@@ -153,3 +169,4 @@ def ensure_owner(principal: Principal, owner_id: uuid.UUID, *, admin_may: bool =
 
 
 CurrentPrincipal = NamedDependency[Principal]
+PrincipalOrGuest = NamedDependency[Principal | None]  # as ``shopper``

@@ -9,6 +9,7 @@ from msgspec import UNSET, Meta, UnsetType
 
 from citadel.kit.money import MAX_PRICE_AMOUNT, Amount, CurrencyCode
 from citadel.kit.structs import Event, Input, Model, Row
+from citadel.tax.models import TaxCategory  # the tax class tax rules name (books, food, ...)
 from citadel.vendors.models import VendorRef
 
 ProductStatus = Literal["draft", "active", "archived"]
@@ -184,6 +185,7 @@ class ProductCreate(Input):
     length_mm: Millimetres | None = None
     width_mm: Millimetres | None = None
     height_mm: Millimetres | None = None
+    tax_category: TaxCategory | None = None
     # either explicit variants, or one SKU: the single variant's (no options) or the prefix of
     # the generated combinations of the options
     variants: Annotated[list[VariantInput], Meta(max_length=MAX_VARIANTS)] = msgspec.field(
@@ -209,6 +211,7 @@ class ProductUpdate(Input):
     length_mm: Millimetres | UnsetType | None = UNSET
     width_mm: Millimetres | UnsetType | None = UNSET
     height_mm: Millimetres | UnsetType | None = UNSET
+    tax_category: TaxCategory | UnsetType | None = UNSET
 
 
 class ProductRow(Row, frozen=True):
@@ -231,6 +234,7 @@ class ProductRow(Row, frozen=True):
     length_mm: int | None
     width_mm: int | None
     height_mm: int | None
+    tax_category: str | None
     published_at: datetime | None
     created_at: datetime
     updated_at: datetime
@@ -290,6 +294,7 @@ class ProductDetail(Model):
     currency: str
     weight_grams: int | None
     dimensions: Dimensions
+    tax_category: str | None
     in_stock: bool
     variants: list[Variant]
     published_at: datetime | None
@@ -377,3 +382,23 @@ class CategoryChanged(Event, frozen=True):
 
     category_id: uuid.UUID
     change: Literal["created", "updated", "moved", "deleted"]
+
+
+class SellableVariant(Row, frozen=True):
+    """A variant as a cart prices it: its prices, weight, tax class and place in the tree."""
+
+    variant_id: uuid.UUID
+    product_id: uuid.UUID
+    vendor_id: uuid.UUID
+    sku: str
+    name: str  # the product's name, with the variant's when it has options
+    product_slug: str
+    image_url: str | None
+    sellable: bool  # product, variant and vendor all active
+    currency: str
+    base_amount: int  # the product's price
+    own_amount: int | None  # the variant's own price, if it has one
+    adjustment: int  # else added to the product's price
+    weight_grams: int
+    tax_category: str | None
+    category_path: list[uuid.UUID]  # the product's category and its ancestors

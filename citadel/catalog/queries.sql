@@ -85,23 +85,23 @@ ON CONFLICT DO NOTHING;
 INSERT INTO products (
     id, vendor_id, category_id, name, slug, description, brand, tags, attributes, options, images,
     status, price_amount, compare_at_amount, currency, weight_grams, length_mm, width_mm, height_mm,
-    published_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+    tax_category, published_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
         CASE WHEN $12 = 'active' THEN now() END)
 RETURNING id, vendor_id, category_id, name, slug, description, brand, tags, attributes, options,
           images, status, price_amount, compare_at_amount, currency, weight_grams, length_mm,
-          width_mm, height_mm, published_at, created_at, updated_at;
+          width_mm, height_mm, tax_category, published_at, created_at, updated_at;
 
 -- name: get_product
 SELECT id, vendor_id, category_id, name, slug, description, brand, tags, attributes, options,
        images, status, price_amount, compare_at_amount, currency, weight_grams, length_mm,
-       width_mm, height_mm, published_at, created_at, updated_at
+       width_mm, height_mm, tax_category, published_at, created_at, updated_at
 FROM products WHERE id = $1;
 
 -- name: get_product_for_update
 SELECT id, vendor_id, category_id, name, slug, description, brand, tags, attributes, options,
        images, status, price_amount, compare_at_amount, currency, weight_grams, length_mm,
-       width_mm, height_mm, published_at, created_at, updated_at
+       width_mm, height_mm, tax_category, published_at, created_at, updated_at
 FROM products WHERE id = $1 FOR UPDATE;
 
 -- name: product_id_by_slug
@@ -119,12 +119,13 @@ UPDATE products
 SET category_id = $2, name = $3, slug = $4, description = $5, brand = $6, tags = $7,
     attributes = $8, options = $9, images = $10, status = $11, price_amount = $12,
     compare_at_amount = $13, weight_grams = $14, length_mm = $15, width_mm = $16, height_mm = $17,
+    tax_category = $18,
     published_at = CASE WHEN $11 = 'active' THEN COALESCE(published_at, now()) ELSE published_at END,
     updated_at = now()
 WHERE id = $1
 RETURNING id, vendor_id, category_id, name, slug, description, brand, tags, attributes, options,
           images, status, price_amount, compare_at_amount, currency, weight_grams, length_mm,
-          width_mm, height_mm, published_at, created_at, updated_at;
+          width_mm, height_mm, tax_category, published_at, created_at, updated_at;
 
 -- name: product_detail
 -- Everything a product page shows but its breadcrumbs, in one round trip: the product, its
@@ -132,7 +133,7 @@ RETURNING id, vendor_id, category_id, name, slug, description, brand, tags, attr
 -- position, status, available), each with what is available over the active warehouses.
 SELECT p.id, p.slug, p.name, p.description, p.brand, p.status, p.tags, p.attributes::text AS attributes,
        p.options::text AS options, p.images::text AS images, p.price_amount, p.compare_at_amount,
-       p.currency, p.weight_grams, p.length_mm, p.width_mm, p.height_mm, p.published_at,
+       p.currency, p.weight_grams, p.length_mm, p.width_mm, p.height_mm, p.tax_category, p.published_at,
        p.created_at, p.updated_at, p.vendor_id, ven.name AS vendor_name, ven.slug AS vendor_slug,
        p.category_id,
        (SELECT array_agg(ROW(v.id, v.sku, v.name, v.option_values,
@@ -215,3 +216,18 @@ SELECT sku FROM product_variants WHERE vendor_id = $1 AND sku = ANY($2::text[]);
 
 -- name: count_active_variants
 SELECT count(*) FROM product_variants WHERE product_id = $1 AND status = 'active';
+
+-- name: sellable_variants
+-- Variants as carts price them, whatever their status (the caller decides what is sellable).
+SELECT v.id AS variant_id, v.product_id, v.vendor_id, v.sku,
+       CASE WHEN v.option_values = '{}'::jsonb THEN p.name ELSE p.name || ' (' || v.name || ')' END AS name,
+       p.slug AS product_slug, p.images -> 0 ->> 'url' AS image_url,
+       (p.status = 'active' AND v.status = 'active' AND ven.status = 'active') AS sellable,
+       p.currency, p.price_amount AS base_amount, v.price_amount AS own_amount,
+       v.price_adjustment AS adjustment, COALESCE(v.weight_grams, p.weight_grams, 0) AS weight_grams,
+       p.tax_category, COALESCE(c.path, '{}') AS category_path
+FROM product_variants v
+JOIN products p ON p.id = v.product_id
+JOIN vendors ven ON ven.id = v.vendor_id
+LEFT JOIN categories c ON c.id = p.category_id
+WHERE v.id = ANY($1::uuid[]);

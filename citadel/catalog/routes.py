@@ -29,10 +29,9 @@ from citadel.catalog.models import (
     VariantInput,
     VariantUpdate,
 )
-from citadel.kit.http import BodyResponse, json_bytes, private_json, reject_unknown_query
+from citadel.kit.http import BodyResponse, PageSize, json_bytes, private_json, reject_unknown_query
 from citadel.kit.runtime import Conn, RuntimeDep, runtime_of
 
-PageSize = Annotated[int, QueryParameter(ge=1, le=100, description="Items per page (at most 100).")]
 Cursor = Annotated[str | None, QueryParameter(max_length=1000, description="nextCursor of the previous page")]
 Sort = Annotated[ListSort, QueryParameter(description="newest, price_asc, price_desc or popular")]
 LIST_PARAMETERS = frozenset(

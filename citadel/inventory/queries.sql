@@ -62,3 +62,162 @@ SET in_stock = EXISTS (SELECT 1 FROM product_variants v
                          AND s.on_hand > s.reserved)
 WHERE p.id = $1
 RETURNING in_stock;
+
+-- name: get_warehouse_for_update
+SELECT id, code, name, country, region, priority, is_active, created_at, updated_at
+FROM warehouses WHERE id = $1 FOR UPDATE;
+
+-- name: update_warehouse
+UPDATE warehouses SET name = $2, region = $3, priority = $4, is_active = $5, updated_at = now()
+WHERE id = $1
+RETURNING id, code, name, country, region, priority, is_active, created_at, updated_at;
+
+-- name: products_stocked_in
+-- The products with a variant stocked in the warehouse, in id order.
+SELECT DISTINCT v.product_id AS id
+FROM stock s JOIN product_variants v ON v.id = s.variant_id
+WHERE s.warehouse_id = $1
+ORDER BY 1;
+
+-- name: lock_stock_of_variants
+-- Every stock row of the variants ($1, sorted), locked in primary-key order, with what the
+-- allocation and the announcements need.
+SELECT s.variant_id, s.warehouse_id, v.product_id, v.vendor_id, p.status AS product_status,
+       s.on_hand, s.reserved, s.low_stock_threshold, w.priority, w.is_active
+FROM stock s
+JOIN warehouses w ON w.id = s.warehouse_id
+JOIN product_variants v ON v.id = s.variant_id
+JOIN products p ON p.id = v.product_id
+WHERE s.variant_id = ANY($1::uuid[])
+ORDER BY s.variant_id, s.warehouse_id
+FOR UPDATE OF s;
+
+-- Holds -----------------------------------------------------------------------------------------
+
+-- name: reserve_stock
+-- Hold stock for an order's lines: per (variant $1, warehouse $2) row, $3 more reserved (only
+-- where that much is still offered), a hold for line $4 of order $5 expiring at $6, and a ledger
+-- row each. Returns how many stock rows took their reservation.
+WITH wanted AS (
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::uuid[])
+             AS w (variant_id, warehouse_id, quantity, line_id)
+), reserved AS (
+    UPDATE stock s SET reserved = s.reserved + w.quantity, updated_at = now()
+    FROM wanted w
+    WHERE s.variant_id = w.variant_id AND s.warehouse_id = w.warehouse_id
+      AND s.on_hand - s.reserved >= w.quantity
+    RETURNING s.variant_id
+), holds AS (
+    INSERT INTO stock_holds (order_id, line_id, variant_id, warehouse_id, quantity, expires_at)
+    SELECT $5, line_id, variant_id, warehouse_id, quantity, $6 FROM wanted
+), ledger AS (
+    INSERT INTO stock_movements (variant_id, warehouse_id, on_hand_delta, reserved_delta, reason, reference)
+    SELECT variant_id, warehouse_id, 0, quantity, 'reserved', $5::text FROM wanted
+)
+SELECT count(*)::int FROM reserved;
+
+-- name: order_holds
+SELECT id, line_id, variant_id, warehouse_id, quantity, returned, status, expires_at
+FROM stock_holds WHERE order_id = $1 ORDER BY variant_id, warehouse_id, id;
+
+-- name: settle_holds
+-- Holds of order $1 in status $2 become status $3; per (variant, warehouse), on hand changes by
+-- $4 × the held quantity and reserved by $5 × it, with a ledger row of reason $6.
+WITH settled AS (
+    UPDATE stock_holds SET status = $3, updated_at = now()
+    WHERE order_id = $1 AND status = $2
+    RETURNING variant_id, warehouse_id, quantity
+), summed AS (
+    SELECT variant_id, warehouse_id, sum(quantity)::int AS quantity FROM settled GROUP BY 1, 2
+), changed AS (
+    UPDATE stock s
+    SET on_hand = s.on_hand + $4 * m.quantity, reserved = s.reserved + $5 * m.quantity, updated_at = now()
+    FROM summed m WHERE s.variant_id = m.variant_id AND s.warehouse_id = m.warehouse_id
+    RETURNING s.variant_id
+), ledger AS (
+    INSERT INTO stock_movements (variant_id, warehouse_id, on_hand_delta, reserved_delta, reason, reference)
+    SELECT variant_id, warehouse_id, $4 * quantity, $5 * quantity, $6, $1::text FROM summed
+)
+SELECT variant_id, warehouse_id, quantity FROM summed;
+
+-- name: return_held_units
+-- Allocated units back on the shelf: per hold id $1, $2 more units returned; on hand grows by
+-- them, with ledger rows of reason $3 for order $4.
+WITH returned AS (
+    UPDATE stock_holds h SET returned = h.returned + r.units, updated_at = now()
+    FROM unnest($1::bigint[], $2::int[]) AS r (id, units)
+    WHERE h.id = r.id
+    RETURNING h.variant_id, h.warehouse_id, r.units
+), summed AS (
+    SELECT variant_id, warehouse_id, sum(units)::int AS units FROM returned GROUP BY 1, 2
+), changed AS (
+    UPDATE stock s SET on_hand = s.on_hand + m.units, updated_at = now()
+    FROM summed m WHERE s.variant_id = m.variant_id AND s.warehouse_id = m.warehouse_id
+    RETURNING s.variant_id
+)
+INSERT INTO stock_movements (variant_id, warehouse_id, on_hand_delta, reserved_delta, reason, reference)
+SELECT variant_id, warehouse_id, units, 0, $3, $4::text FROM summed;
+
+-- Transfers -------------------------------------------------------------------------------------
+
+-- name: insert_transfer
+INSERT INTO stock_transfers (id, source_warehouse_id, destination_warehouse_id, note, created_by)
+VALUES ($1, $2, $3, $4, $5);
+
+-- name: insert_transfer_lines
+INSERT INTO stock_transfer_lines (transfer_id, variant_id, quantity)
+SELECT $1, l.variant_id, l.quantity FROM unnest($2::uuid[], $3::int[]) AS l (variant_id, quantity);
+
+-- name: existing_variants
+SELECT id FROM product_variants WHERE id = ANY($1::uuid[]);
+
+-- name: get_transfer
+SELECT id, source_warehouse_id, destination_warehouse_id, status, note, created_by, created_at,
+       shipped_at, received_at, cancelled_at, updated_at
+FROM stock_transfers WHERE id = $1;
+
+-- name: get_transfer_for_update
+SELECT id, source_warehouse_id, destination_warehouse_id, status, note, created_by, created_at,
+       shipped_at, received_at, cancelled_at, updated_at
+FROM stock_transfers WHERE id = $1 FOR UPDATE;
+
+-- name: transfer_lines
+SELECT transfer_id, variant_id, quantity FROM stock_transfer_lines
+WHERE transfer_id = ANY($1::uuid[]) ORDER BY transfer_id, variant_id;
+
+-- name: set_transfer_status
+UPDATE stock_transfers
+SET status = $2, updated_at = now(),
+    shipped_at = CASE WHEN $2 = 'in_transit' THEN now() ELSE shipped_at END,
+    received_at = CASE WHEN $2 = 'completed' THEN now() ELSE received_at END,
+    cancelled_at = CASE WHEN $2 = 'cancelled' THEN now() ELSE cancelled_at END
+WHERE id = $1;
+
+-- name: transfer_list_source
+SELECT id, source_warehouse_id, destination_warehouse_id, status, note, created_by, created_at,
+       shipped_at, received_at, cancelled_at, updated_at
+FROM stock_transfers;
+
+-- name: ensure_stock_rows
+INSERT INTO stock (variant_id, warehouse_id) SELECT v, $2 FROM unnest($1::uuid[]) AS v
+ON CONFLICT DO NOTHING;
+
+-- name: move_stock
+-- On hand of each variant $1 in warehouse $2 changes by $3, with a ledger row of reason $4 and
+-- reference $5 by actor $6 (the rows exist and are locked).
+WITH moved AS (
+    UPDATE stock s SET on_hand = s.on_hand + m.delta, updated_at = now()
+    FROM unnest($1::uuid[], $3::int[]) AS m (variant_id, delta)
+    WHERE s.variant_id = m.variant_id AND s.warehouse_id = $2
+    RETURNING s.variant_id
+)
+INSERT INTO stock_movements (variant_id, warehouse_id, on_hand_delta, reserved_delta, reason, reference, actor_id)
+SELECT m.variant_id, $2, m.delta, 0, $4, $5, $6
+FROM unnest($1::uuid[], $3::int[]) AS m (variant_id, delta);
+
+-- name: available_of_variants
+-- What each variant offers now over the active warehouses (variants without stock are absent).
+SELECT s.variant_id, sum(s.on_hand - s.reserved)::int AS available
+FROM stock s JOIN warehouses w ON w.id = s.warehouse_id
+WHERE s.variant_id = ANY($1::uuid[]) AND w.is_active
+GROUP BY s.variant_id;

@@ -21,6 +21,7 @@ from nats.js.errors import NotFoundError
 
 from citadel.auth import models as auth_models
 from citadel.catalog import models as catalog_models
+from citadel.inventory import models as inventory_models
 from citadel.kit.db import Connection, load_queries
 from citadel.kit.ids import uuid7
 from citadel.kit.structs import Event
@@ -44,6 +45,11 @@ EVENT_TYPES: dict[str, type[Event]] = {
     "catalog.price_changed": catalog_models.PriceChanged,
     "catalog.stock_status_changed": catalog_models.StockStatusChanged,
     "catalog.category_changed": catalog_models.CategoryChanged,
+    "inventory.reserved": inventory_models.StockReserved,
+    "inventory.released": inventory_models.StockReleased,
+    "inventory.restocked": inventory_models.StockRestocked,
+    "inventory.stock_changed": inventory_models.StockChanged,
+    "inventory.stock_low": inventory_models.StockLow,
 }
 EVENT_NAMES: dict[type[Event], str] = {struct: name for name, struct in EVENT_TYPES.items()}
 DOMAINS: tuple[str, ...] = tuple(sorted({name.split(".", 1)[0] for name in EVENT_TYPES}))

@@ -17,11 +17,12 @@ import os
 import re
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 import msgspec
 from litestar.enums import ScopeType
+from litestar.params import QueryParameter
 from litestar.types import (
     ASGIApp,
     HTTPResponseBodyEvent,
@@ -38,6 +39,8 @@ from citadel.kit.observability import request_id_var
 from citadel.kit.runtime import Runtime
 
 access_logger = logging.getLogger("citadel.access")
+
+PageSize = Annotated[int, QueryParameter(ge=1, le=100, description="Items per page (at most 100).")]
 
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 CLIENT_IP_KEY = "citadel.client_ip"

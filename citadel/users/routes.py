@@ -7,6 +7,7 @@ from litestar import Controller, delete, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from citadel.auth.guards import CurrentPrincipal, requires
+from citadel.kit.http import PageSize
 from citadel.kit.runtime import Conn, RuntimeDep
 from citadel.users import service
 from citadel.users.models import (
@@ -21,8 +22,6 @@ from citadel.users.models import (
     UserPage,
     UserStatus,
 )
-
-PageSize = Annotated[int, QueryParameter(ge=1, le=100, description="Items per page (at most 100).")]
 
 
 class MeController(Controller):

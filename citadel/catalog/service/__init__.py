@@ -27,6 +27,7 @@ from citadel.catalog.service.reads import (
     list_vendor_products,
     product_detail,
     product_page,
+    sellable_variants,
 )
 from citadel.catalog.service.variants import add_variant, archive_variant, generate_variants, update_variant
 
@@ -53,6 +54,7 @@ __all__ = [
     "preview_product",
     "product_detail",
     "product_page",
+    "sellable_variants",
     "update_category",
     "update_product",
     "update_variant",

@@ -303,7 +303,7 @@ async def create_product(conn: Connection, principal: Principal, data: ProductCr
         data.brand and squash(data.brand), _clean_tags(data.tags), _clean_attributes(data.attributes),
         [msgspec.to_builtins(o) for o in options], [msgspec.to_builtins(i) for i in data.images],
         data.status, data.price_amount, data.compare_at_amount, data.currency, data.weight_grams,
-        data.length_mm, data.width_mm, data.height_mm,
+        data.length_mm, data.width_mm, data.height_mm, data.tax_category,
     )  # fmt: skip
     product = from_row(ProductRow, row)
     await insert_variants(conn, product, variants)
@@ -319,6 +319,7 @@ async def create_product(conn: Connection, principal: Principal, data: ProductCr
 _UPDATABLE = (
     "category_id", "name", "slug", "description", "brand", "tags", "attributes", "options", "images",
     "status", "price_amount", "compare_at_amount", "weight_grams", "length_mm", "width_mm", "height_mm",
+    "tax_category",
 )  # fmt: skip
 
 

@@ -26,6 +26,7 @@ from citadel.catalog.models import (
     ProductOption,
     ProductPage,
     ProductSummary,
+    SellableVariant,
     Variant,
 )
 from citadel.catalog.service.categories import category_index
@@ -85,6 +86,7 @@ def _detail_of(row: asyncpg.Record, breadcrumbs: list[CategoryRef]) -> ProductDe
         dimensions=Dimensions(
             length_mm=row["length_mm"], width_mm=row["width_mm"], height_mm=row["height_mm"]
         ),
+        tax_category=row["tax_category"],
         in_stock=any(v.in_stock for v in variants),
         variants=variants,
         published_at=row["published_at"],
@@ -253,3 +255,11 @@ async def category_tree(runtime: Runtime) -> CachedBody:
     body = await runtime.responses.get(CATEGORIES_TOPIC, "*", "tree", load)
     assert body is not None
     return body
+
+
+async def sellable_variants(
+    conn: Connection, variant_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, SellableVariant]:
+    """The variants a cart holds, as pricing needs them (missing ids are simply absent)."""
+    rows = await conn.fetch(Q.sellable_variants, variant_ids)
+    return {row["variant_id"]: SellableVariant(**row) for row in rows}

@@ -1,0 +1,175 @@
+"""Holds: stock promised to orders, taken at checkout and settled by payment or cancellation.
+
+- ``reserve`` locks every stock row of the order's variants in primary-key order, lets the
+  allocation kernel choose warehouses (one that ships the whole order, else by priority, then
+  most stock), and reserves: a conditional update, a hold per line and warehouse with its
+  expiry, and a ledger row each. Not enough stock anywhere is 409 ``insufficient_stock``,
+  naming each short variant and what it offers.
+- ``release`` gives held units back (cancelled or expired before payment); ``allocate`` turns
+  holds into allocations when the payment is captured (the units leave on hand and reserved
+  together); ``restock`` puts allocated units back on the shelf (a refund that restocks, or a
+  cancellation after payment).
+"""
+
+import uuid
+from array import array
+from datetime import datetime
+
+from citadel._fast import inventory as allocation
+from citadel.inventory.models import HoldRequest, Shortage, StockLine, StockReleased, StockRestocked
+from citadel.inventory.service.stock import Change, Levels, announce, available_by_variant, lock_levels
+from citadel.kit.db import Connection, load_queries
+from citadel.kit.errors import Conflict, FieldError
+from citadel.kit.events import emit
+
+Q = load_queries(__file__)
+
+
+class InsufficientStock(Conflict):
+    code = "insufficient_stock"
+    title = "Not enough stock"
+
+    def __init__(self, shortages: list[Shortage]) -> None:
+        self.shortages = shortages
+        super().__init__(
+            "Some items are not available in the quantity asked for: "
+            + "; ".join(f"{s.variant_id} offers {s.available} of {s.requested}" for s in shortages),
+            errors=[
+                FieldError(
+                    field=f"lines[{s.variant_id}]",
+                    message=f"{s.available} available",
+                    code="insufficient_stock",
+                )
+                for s in shortages
+            ],
+        )
+
+
+def shortages(requests: list[HoldRequest], offered: dict[uuid.UUID, int]) -> list[Shortage]:
+    return [
+        Shortage(
+            variant_id=r.variant_id, requested=r.quantity, available=max(0, offered.get(r.variant_id, 0))
+        )
+        for r in requests
+        if offered.get(r.variant_id, 0) < r.quantity
+    ]
+
+
+def _allocate(requests: list[HoldRequest], levels: Levels) -> list[tuple[HoldRequest, uuid.UUID, int]]:
+    """(request, warehouse, units) for every part of the allocation the kernel chose."""
+    warehouses = sorted({lv.warehouse_id for lv in levels.values() if lv.is_active})
+    priority = {lv.warehouse_id: lv.priority for lv in levels.values()}
+    n = len(requests)
+    available = array("q", bytes(8 * n * len(warehouses)))
+    for w, warehouse_id in enumerate(warehouses):
+        for i, request in enumerate(requests):
+            level = levels.get((request.variant_id, warehouse_id))
+            if level is not None:
+                available[w * n + i] = max(0, level.on_hand - level.reserved)
+    chosen, complete = allocation.allocate_lines(
+        array("q", [r.quantity for r in requests]), available, array("q", [priority[w] for w in warehouses])
+    )
+    if not complete:
+        raise InsufficientStock(shortages(requests, available_by_variant(levels)))
+    return [
+        (request, warehouse_id, chosen[w * n + i])
+        for w, warehouse_id in enumerate(warehouses)
+        for i, request in enumerate(requests)
+        if chosen[w * n + i] > 0
+    ]
+
+
+async def reserve(
+    conn: Connection, order_id: uuid.UUID, requests: list[HoldRequest], expires_at: datetime
+) -> None:
+    """Hold stock for every request in one go, or raise InsufficientStock and hold nothing."""
+    levels = await lock_levels(conn, [r.variant_id for r in requests])
+    parts = _allocate(requests, levels)
+    taken = await conn.fetchval(
+        Q.reserve_stock,
+        [r.variant_id for r, _, _ in parts],
+        [w for _, w, _ in parts],
+        [units for _, _, units in parts],
+        [r.line_id for r, _, _ in parts],
+        order_id,
+        expires_at,
+    )
+    if taken != len(parts):  # cannot happen under the locks; never let it pass silently
+        raise RuntimeError(f"reserved {taken} of {len(parts)} stock rows under lock")
+    await announce(
+        conn, levels, [Change(r.variant_id, w, 0, units) for r, w, units in parts], drop_pages=False
+    )
+
+
+async def _settle(
+    conn: Connection,
+    order_id: uuid.UUID,
+    *,
+    status_from: str,
+    status_to: str,
+    on_hand: int,
+    reserved: int,
+    reason: str,
+) -> tuple[Levels, list[tuple[uuid.UUID, uuid.UUID, int]]]:
+    holds = await conn.fetch(Q.order_holds, order_id)
+    variants = [h["variant_id"] for h in holds if h["status"] == status_from]
+    if not variants:
+        return {}, []
+    levels = await lock_levels(conn, variants)
+    rows = await conn.fetch(Q.settle_holds, order_id, status_from, status_to, on_hand, reserved, reason)
+    return levels, [(r["variant_id"], r["warehouse_id"], r["quantity"]) for r in rows]
+
+
+def _lines(levels: Levels, moved: list[tuple[uuid.UUID, uuid.UUID, int]]) -> list[StockLine]:
+    product = {lv.variant_id: lv.product_id for lv in levels.values()}
+    totals: dict[uuid.UUID, int] = {}
+    for variant_id, _, units in moved:
+        totals[variant_id] = totals.get(variant_id, 0) + units
+    return [StockLine(variant_id=v, product_id=product[v], quantity=q) for v, q in sorted(totals.items())]
+
+
+async def release(conn: Connection, order_id: uuid.UUID, reason: str) -> None:
+    """Give back what the order holds (nothing once it is allocated)."""
+    levels, moved = await _settle(
+        conn, order_id, status_from="held", status_to="released", on_hand=0, reserved=-1, reason="released"
+    )
+    if not moved:
+        return
+    await announce(conn, levels, [Change(v, w, 0, -units) for v, w, units in moved], drop_pages=False)
+    await emit(
+        conn,
+        StockReleased(order_id=order_id, reason=reason, lines=_lines(levels, moved)),
+        aggregate_id=order_id,
+    )
+
+
+async def allocate(conn: Connection, order_id: uuid.UUID) -> None:
+    """The order is paid: its held units leave the shelf (on hand and reserved fall together)."""
+    await _settle(
+        conn, order_id, status_from="held", status_to="allocated", on_hand=-1, reserved=-1, reason="sold"
+    )
+
+
+async def restock(conn: Connection, order_id: uuid.UUID, units_by_line: dict[uuid.UUID, int] | None) -> int:
+    """Put allocated units back on the shelf: ``units_by_line`` per order line, or all of them
+    (None). Returns the units restocked."""
+    holds = [h for h in await conn.fetch(Q.order_holds, order_id) if h["status"] == "allocated"]
+    wanted = dict(units_by_line) if units_by_line is not None else None
+    picks: list[tuple[int, uuid.UUID, uuid.UUID, int]] = []
+    for hold in holds:
+        left = hold["quantity"] - hold["returned"]
+        want = left if wanted is None else min(left, wanted.get(hold["line_id"], 0))
+        if want > 0:
+            picks.append((hold["id"], hold["variant_id"], hold["warehouse_id"], want))
+            if wanted is not None:
+                wanted[hold["line_id"]] -= want
+    if not picks:
+        return 0
+    levels = await lock_levels(conn, [v for _, v, _, _ in picks])
+    await conn.execute(
+        Q.return_held_units, [p[0] for p in picks], [p[3] for p in picks], "restocked", order_id
+    )
+    moved = [(v, w, units) for _, v, w, units in picks]
+    await announce(conn, levels, [Change(v, w, units, 0) for v, w, units in moved], drop_pages=False)
+    await emit(conn, StockRestocked(order_id=order_id, lines=_lines(levels, moved)), aggregate_id=order_id)
+    return sum(units for _, _, units in moved)
