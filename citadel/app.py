@@ -24,11 +24,19 @@ from citadel.catalog.routes import (
     ProductsController,
     VendorProductsController,
 )
+from citadel.checkout.routes import CheckoutController
 from citadel.inventory.routes import InventoryController, TransfersController, WarehousesController
 from citadel.kit.errors import EXCEPTION_HANDLERS
 from citadel.kit.http import EdgeMiddleware
 from citadel.kit.observability import configure_logging
 from citadel.kit.runtime import Runtime, provide_conn, provide_runtime, provide_tx
+from citadel.notifications.routes import NotificationsController
+from citadel.orders.routes import (
+    FulfilmentsController,
+    OrderLookupController,
+    OrdersController,
+    PaymentsController,
+)
 from citadel.pricing.routes import CouponsController, PriceListsController
 from citadel.search import service as search_service
 from citadel.search.routes import SearchAdminController, SearchController
@@ -59,6 +67,12 @@ CONTROLLERS = [
     PriceListsController,
     CouponsController,
     CartController,
+    CheckoutController,
+    OrdersController,
+    OrderLookupController,
+    FulfilmentsController,
+    PaymentsController,
+    NotificationsController,
 ]
 
 

@@ -8,10 +8,13 @@ durable consumers' messages.
 import asyncio
 import contextlib
 import logging
+import uuid
 from typing import Any
 
 from citadel.auth import service as auth_service
+from citadel.cart import service as cart_service
 from citadel.catalog.models import CACHE_TOPICS
+from citadel.kit import idempotency
 from citadel.kit.cache import InvalidationBus, after_commit
 from citadel.kit.consumers import Consumer, ConsumerRunner, purge_processed
 from citadel.kit.db import Database
@@ -20,16 +23,23 @@ from citadel.kit.relay import OutboxRelay, purge_published
 from citadel.kit.runtime import cache_versions
 from citadel.kit.search import open_elasticsearch
 from citadel.notifications.consumers import consumers as notification_consumers
+from citadel.orders import service as orders_service
+from citadel.orders.consumers import consumers as order_consumers
 from citadel.search.consumers import consumers as search_consumers
 from citadel.settings import Settings
 
 logger = logging.getLogger("citadel.worker")
 
 HOUSEKEEPING_INTERVAL_S = 600.0
+SWEEP_BATCH = 50
 
 
 def all_consumers(settings: Settings, elasticsearch: Any | None) -> list[Consumer]:
-    return [*notification_consumers(settings), *search_consumers(settings, elasticsearch)]
+    return [
+        *notification_consumers(settings),
+        *order_consumers(),
+        *search_consumers(settings, elasticsearch),
+    ]
 
 
 class Worker:
@@ -66,6 +76,7 @@ class Worker:
                     for consumer in self.consumers
                 )
                 tasks.append(asyncio.create_task(self._housekeeping(stop), name="housekeeping"))
+                tasks.append(asyncio.create_task(self._sweep_holds(stop), name="hold-sweeper"))
             tasks.append(asyncio.create_task(self._retry_versions(stop), name="cache-version-retry"))
             await stop.wait()
         finally:
@@ -94,7 +105,33 @@ class Worker:
                     await auth_service.purge_expired(conn, self.settings)
                     await purge_published(conn, self.settings.outbox_retention_days)
                     await purge_processed(conn, self.settings.jetstream_max_age_days + 1)
+                    await idempotency.purge(conn, self.settings.idempotency_ttl_h)
+                    await cart_service.purge_expired(conn)
             except Exception:
                 logger.exception("housekeeping failed; trying again later")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), HOUSEKEEPING_INTERVAL_S)
+
+    async def _sweep_holds(self, stop: asyncio.Event) -> None:
+        """Cancel unpaid orders whose stock holds expired, a batch per transaction; several
+        workers share the work (the orders are locked with SKIP LOCKED)."""
+        failed: list[uuid.UUID] = []  # skipped until the worker restarts (and logged)
+        while not stop.is_set():
+            for _ in range(SWEEP_BATCH):  # one order per transaction
+                order_id = None
+                try:
+                    async with self.db.transaction() as conn:
+                        order_id = await orders_service.next_expired(conn, failed)
+                        if order_id is not None:
+                            await orders_service.expire(conn, order_id)
+                except Exception:
+                    logger.exception("cannot cancel expired order %s; skipping it", order_id)
+                    if order_id is not None and len(failed) < 10_000:
+                        failed.append(order_id)
+                    continue
+                if order_id is None:
+                    break
+            else:
+                continue  # a full batch: more are waiting
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.settings.hold_sweep_interval_s)

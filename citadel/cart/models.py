@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
+from litestar.params import HeaderParameter
 from msgspec import UNSET, Meta, UnsetType
 
 from citadel.kit.structs import Input, Model, Row
@@ -12,6 +13,12 @@ from citadel.pricing.models import AppliedDiscount, CouponCode, Rulebook, Shippi
 from citadel.tax.models import Country
 
 CART_TOKEN_HEADER = "x-cart-token"  # noqa: S105 - a header name
+CartToken = Annotated[
+    str | None,
+    HeaderParameter(
+        name=CART_TOKEN_HEADER, max_length=100, description="A guest cart's token", required=False
+    ),
+]
 Text = Annotated[str, Meta(min_length=1, max_length=200)]
 Email = Annotated[str, Meta(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")]
 

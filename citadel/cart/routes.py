@@ -1,50 +1,15 @@
 """``/api/v1/cart``: the shopper's cart (a signed-in user's, or a guest's by ``X-Cart-Token``)."""
 
 import uuid
-from typing import Annotated
 
 from litestar import Controller, delete, get, patch, post, put
-from litestar.params import FromPath, HeaderParameter, JSONBody
+from litestar.params import FromPath, JSONBody
 
-from citadel._fast.common import ROUNDING_POLICIES
 from citadel.auth.guards import CurrentPrincipal, PrincipalOrGuest, requires, signed_in_or_guest
 from citadel.cart import service
-from citadel.cart.models import (
-    CART_TOKEN_HEADER,
-    Cart,
-    CartContext,
-    CartDetails,
-    CouponApply,
-    LineAdd,
-    LineUpdate,
-)
-from citadel.kit.db import Connection
-from citadel.kit.runtime import Conn, Runtime, RuntimeDep
-from citadel.pricing import service as pricing
-from citadel.pricing.models import Rulebook
-from citadel.tax.models import RULEBOOK_TOPIC
-
-CartToken = Annotated[
-    str | None,
-    HeaderParameter(name=CART_TOKEN_HEADER, max_length=100, description="A guest cart's token", required=False),
-]
-
-
-async def cart_context(runtime: Runtime, conn: Connection) -> CartContext:
-    """The cached rulebook and the store's settings, as every cart read needs them."""
-
-    async def load(_: str) -> Rulebook:
-        return await pricing.load_rulebook(conn)
-
-    settings = runtime.settings
-    return CartContext(
-        rulebook=await runtime.local_cache(RULEBOOK_TOPIC, max_entries=1).get("all", load),
-        prices_include_tax=settings.prices_include_tax,
-        policy=ROUNDING_POLICIES[settings.rounding_policy],
-        max_lines=settings.cart_max_lines,
-        max_quantity=settings.cart_max_quantity,
-        guest_ttl_days=settings.guest_cart_ttl_days,
-    )
+from citadel.cart.models import Cart, CartDetails, CartToken, CouponApply, LineAdd, LineUpdate
+from citadel.cart.service import cart_context
+from citadel.kit.runtime import Conn, RuntimeDep
 
 
 class CartController(Controller):

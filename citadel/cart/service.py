@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
+from citadel._fast.common import ROUNDING_POLICIES
 from citadel.auth.models import Principal
 from citadel.cart.models import (
     Cart,
@@ -36,9 +37,11 @@ from citadel.inventory.models import Shortage
 from citadel.kit.db import Connection, from_row, from_rows, load_queries
 from citadel.kit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from citadel.kit.ids import uuid7
+from citadel.kit.runtime import Runtime
 from citadel.pricing import service as pricing
-from citadel.pricing.models import BasketLine, CouponRow, Destination, PricedBasket
+from citadel.pricing.models import BasketLine, CouponRow, Destination, PricedBasket, Rulebook
 from citadel.tax import service as tax
+from citadel.tax.models import RULEBOOK_TOPIC
 from citadel.users import service as users
 
 Q = load_queries(__file__)
@@ -496,3 +499,20 @@ async def mark_converted(conn: Connection, cart_id: uuid.UUID) -> None:
 
 async def purge_expired(conn: Connection) -> None:
     await conn.execute(Q.purge_expired_guest_carts)
+
+
+async def cart_context(runtime: Runtime, conn: Connection) -> CartContext:
+    """The cached rulebook and the store's settings, as every cart read needs them."""
+
+    async def load(_: str) -> Rulebook:
+        return await pricing.load_rulebook(conn)
+
+    settings = runtime.settings
+    return CartContext(
+        rulebook=await runtime.local_cache(RULEBOOK_TOPIC, max_entries=1).get("all", load),
+        prices_include_tax=settings.prices_include_tax,
+        policy=ROUNDING_POLICIES[settings.rounding_policy],
+        max_lines=settings.cart_max_lines,
+        max_quantity=settings.cart_max_quantity,
+        guest_ttl_days=settings.guest_cart_ttl_days,
+    )

@@ -25,6 +25,8 @@ from citadel.inventory import models as inventory_models
 from citadel.kit.db import Connection, load_queries
 from citadel.kit.ids import uuid7
 from citadel.kit.structs import Event
+from citadel.orders import models as orders_models
+from citadel.payments import models as payments_models
 from citadel.settings import Settings
 from citadel.users import models as users_models
 
@@ -50,6 +52,17 @@ EVENT_TYPES: dict[str, type[Event]] = {
     "inventory.restocked": inventory_models.StockRestocked,
     "inventory.stock_changed": inventory_models.StockChanged,
     "inventory.stock_low": inventory_models.StockLow,
+    "orders.placed": orders_models.OrderPlaced,
+    "orders.status_changed": orders_models.OrderStatusChanged,
+    "orders.paid": orders_models.OrderPaid,
+    "orders.cancelled": orders_models.OrderCancelled,
+    "payments.pending": payments_models.PaymentPending,
+    "payments.action_required": payments_models.PaymentActionRequired,
+    "payments.authorized": payments_models.PaymentAuthorized,
+    "payments.captured": payments_models.PaymentCaptured,
+    "payments.failed": payments_models.PaymentFailed,
+    "payments.voided": payments_models.PaymentVoided,
+    "payments.refunded": payments_models.PaymentRefunded,
 }
 EVENT_NAMES: dict[type[Event], str] = {struct: name for name, struct in EVENT_TYPES.items()}
 DOMAINS: tuple[str, ...] = tuple(sorted({name.split(".", 1)[0] for name in EVENT_TYPES}))
@@ -78,6 +91,19 @@ async def emit(conn: Connection, event: Event, *, aggregate_id: uuid.UUID | str)
     event_id = uuid7()
     await conn.execute(Q.insert_outbox_event, event_id, EVENT_NAMES[type(event)], str(aggregate_id), event)
     return event_id
+
+
+async def emit_many(conn: Connection, events: list[tuple[Event, uuid.UUID | str]]) -> list[uuid.UUID]:
+    """Write several (event, aggregate id) pairs to the outbox in one statement, in order."""
+    ids = [uuid7() for _ in events]
+    await conn.execute(
+        Q.insert_outbox_events,
+        ids,
+        [EVENT_NAMES[type(event)] for event, _ in events],
+        [str(aggregate) for _, aggregate in events],
+        [event for event, _ in events],
+    )
+    return ids
 
 
 def subject_of(settings: Settings, event_type: str) -> str:

@@ -50,3 +50,13 @@ def check_currency(currency: str, field: str = "currency") -> str:
             errors=[FieldError(field=field, message="Unknown currency", code="unknown_currency")],
         )
     return currency
+
+
+def format_amount(amount: int, currency: str) -> str:
+    """An amount for people to read: 1234 USD is "12.34 USD", 500 JPY is "500 JPY"."""
+    exponent = CURRENCY_EXPONENTS.get(currency, 2)
+    sign = "-" if amount < 0 else ""
+    if exponent == 0:
+        return f"{sign}{abs(amount)} {currency}"
+    whole, part = divmod(abs(amount), 10**exponent)
+    return f"{sign}{whole}.{part:0{exponent}d} {currency}"

@@ -74,3 +74,43 @@ VALUES ($1, $2, $3, $4, $5, $6);
 
 -- name: purge_processed_events
 DELETE FROM processed_events WHERE processed_at < now() - make_interval(days => $1);
+
+-- name: insert_outbox_events
+-- Several events in one statement ($1 ids, $2 types, $3 aggregates, $4 data), numbered within
+-- their aggregates in the order given.
+WITH ev AS (
+    SELECT e.*, row_number() OVER (PARTITION BY e.aggregate_id ORDER BY e.ord) AS nth,
+           count(*) OVER (PARTITION BY e.aggregate_id) AS cnt
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[]) WITH ORDINALITY
+         AS e (id, event_type, aggregate_id, data, ord)
+), seq AS (
+    INSERT INTO event_sequences AS s (aggregate_id, last_sequence)
+    SELECT aggregate_id, max(cnt) FROM ev GROUP BY aggregate_id
+    ON CONFLICT (aggregate_id) DO UPDATE SET last_sequence = s.last_sequence + EXCLUDED.last_sequence
+    RETURNING aggregate_id, last_sequence
+)
+INSERT INTO outbox (id, event_type, aggregate_id, aggregate_sequence, data)
+SELECT ev.id, ev.event_type, ev.aggregate_id, seq.last_sequence - ev.cnt + ev.nth, ev.data
+FROM ev JOIN seq USING (aggregate_id)
+ORDER BY ev.ord;
+
+-- Idempotency -----------------------------------------------------------------------------------
+
+-- name: claim_idempotency_key
+-- Take the key's transaction-scoped lock without waiting, and read its first answer if it has
+-- one younger than $4 hours.
+SELECT l.locked, k.fingerprint, k.status_code, k.body
+FROM (SELECT pg_try_advisory_xact_lock(hashtextextended($1 || chr(31) || $2 || chr(31) || $3, 0)) AS locked) l
+LEFT JOIN idempotency_keys k
+       ON k.scope = $1 AND k.route = $2 AND k.key = $3 AND k.created_at > now() - make_interval(hours => $4);
+
+-- name: record_idempotency_key
+-- The first answer under a key (replacing an expired one: the key's lock is held).
+INSERT INTO idempotency_keys (scope, route, key, fingerprint, status_code, body)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (scope, route, key) DO UPDATE
+SET fingerprint = EXCLUDED.fingerprint, status_code = EXCLUDED.status_code, body = EXCLUDED.body,
+    created_at = now();
+
+-- name: purge_idempotency_keys
+DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1);

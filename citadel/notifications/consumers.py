@@ -1,11 +1,19 @@
-"""Events that become messages: reset links and verification links."""
+"""Events that become messages: reset and verification links, order confirmations and status
+changes, and low-stock warnings to vendors. Each is stored once per event (a redelivery adds
+nothing)."""
 
 from citadel.auth.models import EmailVerificationRequested, PasswordResetRequested
+from citadel.catalog import service as catalog
+from citadel.inventory.models import StockLow
 from citadel.kit.consumers import Consumer
 from citadel.kit.db import Connection
 from citadel.kit.events import Envelope
 from citadel.notifications import service
+from citadel.orders import service as orders
+from citadel.orders.models import OrderPlaced, OrderStatusChanged
 from citadel.settings import Settings
+from citadel.users import service as users
+from citadel.vendors import service as vendors
 
 
 def consumers(settings: Settings) -> list[Consumer]:
@@ -21,7 +29,35 @@ def consumers(settings: Settings) -> list[Consumer]:
             conn, event, event_id=envelope.id, storefront_url=settings.storefront_url
         )
 
+    async def order_placed(conn: Connection, event: OrderPlaced, envelope: Envelope) -> None:
+        order = await orders.view(conn, await orders.order_row(conn, event.order_id))
+        await service.send_order_confirmation(
+            conn, order, event.user_id, event_id=envelope.id, storefront_url=settings.storefront_url
+        )
+
+    async def order_status(conn: Connection, event: OrderStatusChanged, envelope: Envelope) -> None:
+        await service.send_order_status(
+            conn, event, event_id=envelope.id, storefront_url=settings.storefront_url
+        )
+
+    async def stock_low(conn: Connection, event: StockLow, envelope: Envelope) -> None:
+        vendor = await vendors.get_vendor(conn, event.vendor_id)
+        owner = await users.get_user(conn, vendor.owner_user_id)
+        variant = (await catalog.sellable_variants(conn, [event.variant_id])).get(event.variant_id)
+        sku = variant.sku if variant else str(event.variant_id)
+        await service.send_low_stock(
+            conn, event, owner_id=owner.id, email=owner.email, sku=sku, event_id=envelope.id
+        )
+
     return [
+        Consumer(
+            name="notifications-orders",
+            domain="orders",
+            handlers={"orders.placed": order_placed, "orders.status_changed": order_status},
+        ),
+        Consumer(
+            name="notifications-inventory", domain="inventory", handlers={"inventory.stock_low": stock_low}
+        ),
         Consumer(
             name="notifications-auth",
             domain="auth",
@@ -29,5 +65,5 @@ def consumers(settings: Settings) -> list[Consumer]:
                 "auth.password_reset_requested": password_reset,
                 "auth.email_verification_requested": email_verification,
             },
-        )
+        ),
     ]

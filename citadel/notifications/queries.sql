@@ -7,4 +7,5 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (source_event_id, template) DO NOTHING;
 
 -- name: list_for_user
-SELECT * FROM notifications WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2;
+SELECT id, user_id, channel, template, recipient, subject, body, source_event_id, created_at
+FROM notifications WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2;

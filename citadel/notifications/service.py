@@ -8,9 +8,12 @@ import uuid
 from urllib.parse import urlencode
 
 from citadel.auth.models import EmailVerificationRequested, PasswordResetRequested
+from citadel.inventory.models import StockLow
 from citadel.kit.db import Connection, from_rows, load_queries
 from citadel.kit.ids import uuid7
+from citadel.kit.money import format_amount
 from citadel.notifications.models import NotificationRow
+from citadel.orders.models import Order, OrderStatusChanged
 
 Q = load_queries(__file__)
 
@@ -18,7 +21,7 @@ Q = load_queries(__file__)
 async def _store(
     conn: Connection,
     *,
-    user_id: uuid.UUID,
+    user_id: uuid.UUID | None,
     template: str,
     recipient: str,
     subject: str,
@@ -66,6 +69,87 @@ async def send_email_verification(
         body=(
             f"Hello {event.name},\n\nConfirm your e-mail address by opening this link within 24 hours:"
             f"\n\n{link}\n"
+        ),
+        source=event_id,
+    )
+
+
+def _order_link(base: str, order: Order) -> str:
+    return f"{base.rstrip('/')}/orders/{order.number}"
+
+
+async def send_order_confirmation(
+    conn: Connection, order: Order, user_id: uuid.UUID | None, *, event_id: uuid.UUID, storefront_url: str
+) -> None:
+    totals = order.totals
+    items = "\n".join(
+        f"  {line.quantity} × {line.name} ({line.sku}): {format_amount(line.total_amount, totals.currency)}"
+        for line in order.lines
+    )
+    pay = ""
+    if order.payment is not None and order.payment.next_action == "bank_transfer":
+        pay = (
+            f"\nPlease transfer {format_amount(totals.total_amount, totals.currency)} quoting {order.number}"
+            + (f" by {order.pay_by:%Y-%m-%d %H:%M} UTC" if order.pay_by else "")
+            + "; the order ships once it arrives.\n"
+        )
+    await _store(
+        conn,
+        user_id=user_id,
+        template="order_confirmation",
+        recipient=order.email,
+        subject=f"Your order {order.number}",
+        body=(
+            f"Thank you for your order {order.number}.\n\n{items}\n\n"
+            f"Shipping: {format_amount(totals.shipping_amount, totals.currency)}\n"
+            f"Tax: {format_amount(totals.tax_amount, totals.currency)}\n"
+            f"Total: {format_amount(totals.total_amount, totals.currency)}\n{pay}\n"
+            f"Follow it here: {_order_link(storefront_url, order)}\n"
+        ),
+        source=event_id,
+    )
+
+
+_STATUS_MESSAGES = {
+    "paid": ("Payment received for {number}", "We received your payment for order {number}."),
+    "shipped": ("Order {number} has shipped", "Your order {number} is on its way."),
+    "delivered": ("Order {number} was delivered", "Your order {number} was delivered. Enjoy!"),
+    "cancelled": ("Order {number} was cancelled", "Your order {number} was cancelled: {reason}."),
+    "refunded": ("Order {number} was refunded", "Your order {number} was refunded."),
+}
+
+
+async def send_order_status(
+    conn: Connection, event: OrderStatusChanged, *, event_id: uuid.UUID, storefront_url: str
+) -> None:
+    message = _STATUS_MESSAGES.get(event.to_status)
+    if message is None:
+        return
+    subject, text = (m.format(number=event.number, reason=event.reason) for m in message)
+    link = f"{storefront_url.rstrip('/')}/orders/{event.number}"
+    await _store(
+        conn,
+        user_id=event.user_id,
+        template=f"order_{event.to_status}",
+        recipient=event.email,
+        subject=subject,
+        body=f"{text}\n\nDetails: {link}\n",
+        source=event_id,
+    )
+
+
+async def send_low_stock(
+    conn: Connection, event: StockLow, *, owner_id: uuid.UUID, email: str, sku: str, event_id: uuid.UUID
+) -> None:
+    await _store(
+        conn,
+        user_id=owner_id,
+        template="low_stock",
+        recipient=email,
+        subject=f"Low stock: {sku}",
+        body=(
+            f"{sku} is down to {event.available} available in warehouse {event.warehouse_id} "
+            f"(your threshold: {event.threshold}). Restock it or move stock there.\n"
         ),
         source=event_id,
     )

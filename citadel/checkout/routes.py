@@ -1,0 +1,54 @@
+"""``POST /api/v1/checkout``: the cart becomes an order (users and guests; Idempotency-Key required)."""
+
+from typing import Annotated
+
+from litestar import Controller, post
+from litestar.openapi import ResponseSpec
+from litestar.params import HeaderParameter, JSONBody
+
+from citadel.auth.guards import PrincipalOrGuest, signed_in_or_guest
+from citadel.cart.models import CartToken
+from citadel.cart.service import cart_context
+from citadel.checkout import service
+from citadel.checkout.models import CheckoutInput
+from citadel.kit.http import BodyResponse
+from citadel.kit.idempotency import HEADER
+from citadel.kit.runtime import RuntimeDep
+from citadel.orders.models import Order
+
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(name=HEADER, max_length=300, required=False, description="A key unique to this checkout"),
+]
+
+
+class CheckoutController(Controller):
+    path = "/api/v1/checkout"
+    tags = ["checkout"]
+    guards = [signed_in_or_guest()]
+
+    @post(
+        "",
+        operation_id="checkout",
+        status_code=201,
+        summary="Place the order of the cart, hold its stock and start its payment",
+        responses={201: ResponseSpec(data_container=Order, description="The order, placed")},
+    )
+    async def checkout(
+        self,
+        data: JSONBody[CheckoutInput],
+        runtime: RuntimeDep,
+        shopper: PrincipalOrGuest,
+        token: CartToken,
+        key: IdempotencyKey,
+    ) -> BodyResponse:
+        async with runtime.db.connection() as conn:
+            ctx = await cart_context(runtime, conn)
+        answer = await service.checkout(runtime.db, runtime.settings, ctx, shopper, token, key, data)
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(answer.body)).encode()),
+        ]
+        if answer.replayed:
+            headers.append((b"idempotent-replayed", b"true"))
+        return BodyResponse(answer.status_code, headers, answer.body)

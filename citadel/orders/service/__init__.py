@@ -1,0 +1,47 @@
+"""Orders: placing their rows, reading them, and every transition of their life."""
+
+from citadel.orders.service.reads import (
+    OrderNotFound,
+    get_order,
+    insert,
+    list_orders,
+    lookup,
+    order_row,
+    placed_view,
+    view,
+)
+from citadel.orders.service.transitions import (
+    FulfilmentNotFound,
+    InvalidTransition,
+    OrderNotPaid,
+    advance_fulfilment,
+    cancel,
+    capture_manual,
+    confirm_payment,
+    expire,
+    next_expired,
+    process_payment,
+    refund,
+)
+
+__all__ = [
+    "FulfilmentNotFound",
+    "InvalidTransition",
+    "OrderNotFound",
+    "OrderNotPaid",
+    "advance_fulfilment",
+    "cancel",
+    "capture_manual",
+    "confirm_payment",
+    "expire",
+    "get_order",
+    "insert",
+    "list_orders",
+    "lookup",
+    "next_expired",
+    "order_row",
+    "placed_view",
+    "process_payment",
+    "refund",
+    "view",
+]

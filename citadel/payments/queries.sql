@@ -1,0 +1,46 @@
+-- Payments and refunds.
+
+-- name: insert_payment
+INSERT INTO payments (id, order_id, provider, amount, currency, method_details, provider_reference)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id, order_id, provider, status, amount, currency, captured_amount, refunded_amount,
+          method_details, provider_reference, failure_code, created_at, updated_at;
+
+-- name: payment_of_order
+SELECT id, order_id, provider, status, amount, currency, captured_amount, refunded_amount,
+       method_details, provider_reference, failure_code, created_at, updated_at
+FROM payments WHERE order_id = $1 ORDER BY created_at DESC LIMIT 1;
+
+-- name: payments_of_orders
+SELECT DISTINCT ON (order_id) id, order_id, provider, status, amount, currency, captured_amount,
+       refunded_amount, method_details, provider_reference, failure_code, created_at, updated_at
+FROM payments WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, created_at DESC;
+
+-- name: get_payment_for_update
+SELECT id, order_id, provider, status, amount, currency, captured_amount, refunded_amount,
+       method_details, provider_reference, failure_code, created_at, updated_at
+FROM payments WHERE id = $1 FOR UPDATE;
+
+-- name: get_payment
+SELECT id, order_id, provider, status, amount, currency, captured_amount, refunded_amount,
+       method_details, provider_reference, failure_code, created_at, updated_at
+FROM payments WHERE id = $1;
+
+-- name: update_payment
+UPDATE payments
+SET status = $2, captured_amount = $3, refunded_amount = $4, failure_code = $5, updated_at = now()
+WHERE id = $1
+RETURNING id, order_id, provider, status, amount, currency, captured_amount, refunded_amount,
+          method_details, provider_reference, failure_code, created_at, updated_at;
+
+-- name: insert_refund
+INSERT INTO refunds (id, payment_id, order_id, amount, restock, reason, lines, actor_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+RETURNING id, payment_id, order_id, amount, restock, reason, lines, actor_id, created_at;
+
+-- name: refunds_of_order
+SELECT id, payment_id, order_id, amount, restock, reason, lines, actor_id, created_at
+FROM refunds WHERE order_id = $1 ORDER BY created_at;
+
+-- name: set_method_details
+UPDATE payments SET method_details = $2, updated_at = now() WHERE id = $1;
