@@ -30,6 +30,8 @@ from citadel.auth.models import (
     TokenTransport,
     VerifyEmailInput,
 )
+from citadel.cart import service as carts
+from citadel.cart.models import CartToken
 from citadel.kit.http import client_ip
 from citadel.kit.runtime import Conn, RuntimeDep
 from citadel.users.models import User
@@ -123,7 +125,12 @@ class AuthController(Controller):
 
     @post("/login", operation_id="login", status_code=200, summary="Sign in with e-mail and password")
     async def login(
-        self, data: JSONBody[LoginInput], tx: Conn, runtime: RuntimeDep, request: Request[Any, Any, Any]
+        self,
+        data: JSONBody[LoginInput],
+        tx: Conn,
+        runtime: RuntimeDep,
+        request: Request[Any, Any, Any],
+        cart_token: CartToken,
     ) -> Response[Session]:
         user, issued = await service.login(
             tx,
@@ -133,6 +140,8 @@ class AuthController(Controller):
             ip=client_ip(request.scope),
             user_agent=_user_agent(request),
         )
+        if cart_token:  # the guest's cart joins the user's
+            await carts.merge_guest_cart(tx, user.id, cart_token, runtime.settings.cart_max_quantity)
         return session_response(runtime, user, issued, data.token_transport)
 
     @post("/refresh", operation_id="refresh", status_code=200, summary="Rotate the refresh token")

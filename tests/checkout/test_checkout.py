@@ -24,14 +24,17 @@ from tests.fixtures.commerce import (
 async def _stock(client: AppClient, variant: str) -> list[tuple[int, int]]:
     async with client.runtime.db.connection() as conn:
         rows = await conn.fetch(
-            "SELECT on_hand, reserved FROM stock WHERE variant_id = $1 ORDER BY warehouse_id", uuid.UUID(variant)
+            "SELECT on_hand, reserved FROM stock WHERE variant_id = $1 ORDER BY warehouse_id",
+            uuid.UUID(variant),
         )
     return [(r["on_hand"], r["reserved"]) for r in rows]
 
 
 async def _order(client: AppClient, shopper_headers: dict[str, str], order: dict[str, Any]) -> dict[str, Any]:
     response = await client.get(
-        "/api/v1/order-lookup", params={"number": order["number"], "email": order["email"]}, headers=shopper_headers
+        "/api/v1/order-lookup",
+        params={"number": order["number"], "email": order["email"]},
+        headers=shopper_headers,
     )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
@@ -76,7 +79,8 @@ async def test_checkout_events_and_ledger(client: AppClient) -> None:
         types = [
             r["event_type"]
             for r in await conn.fetch(
-                "SELECT event_type FROM outbox WHERE aggregate_id = $1 ORDER BY aggregate_sequence", order["id"]
+                "SELECT event_type FROM outbox WHERE aggregate_id = $1 ORDER BY aggregate_sequence",
+                order["id"],
             )
         ]
         payment_events = await conn.fetchval(
@@ -106,7 +110,9 @@ async def test_same_key_replays_and_another_body_is_refused(client: AppClient) -
     other = await checkout(client, shopper, total + 1, key=key, email="same@example.test")
     assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
     missing = await client.post(
-        "/api/v1/checkout", json={"expectedTotal": total, "payment": {"provider": "manual"}}, headers=shopper.headers
+        "/api/v1/checkout",
+        json={"expectedTotal": total, "payment": {"provider": "manual"}},
+        headers=shopper.headers,
     )
     assert missing.status_code == 400 and missing.json()["code"] == "idempotency_key_required"
     assert await _stock(client, variant) == [(5, 1)]
@@ -177,7 +183,10 @@ async def test_what_a_cart_must_fix_first(client: AppClient) -> None:
     cart = await ship_to(client, shopper, shop)
     no_email = await client.post(
         "/api/v1/checkout",
-        json={"expectedTotal": cart["totals"]["totalAmount"], "payment": {"provider": "test", "testCard": "4242424242424242"}},
+        json={
+            "expectedTotal": cart["totals"]["totalAmount"],
+            "payment": {"provider": "test", "testCard": "4242424242424242"},
+        },
         headers={**shopper.headers, "Idempotency-Key": "k-no-email"},
     )
     assert (no_email.status_code, no_email.json()["code"]) == (422, "email_required")
@@ -209,7 +218,9 @@ async def test_stock_gone_between_cart_and_checkout(client: AppClient) -> None:
     assert [n["code"] for n in notices] == ["insufficient_stock"] and notices[0]["available"] == 0
 
 
-async def test_a_declined_card_cancels_the_order_and_releases_its_stock(client: AppClient, worker: Worker) -> None:
+async def test_a_declined_card_cancels_the_order_and_releases_its_stock(
+    client: AppClient, worker: Worker
+) -> None:
     shop = await open_shop(client)
     _, variant = await stocked_product(client, shop, stock=(4,))
     shopper, cart = await ready_cart(client, shop, [(variant, 3)])
@@ -240,9 +251,13 @@ async def test_a_card_that_asks_for_confirmation(client: AppClient, worker: Work
     waiting = await eventually(lambda: payment_status("requires_action"))
     assert waiting["payment"]["nextAction"] == "confirm" and waiting["status"] == "pending"
     stranger = await customer(client)
-    refused = await client.post(f"/api/v1/payments/{order['payment']['id']}/confirm", headers=stranger.headers)
+    refused = await client.post(
+        f"/api/v1/payments/{order['payment']['id']}/confirm", headers=stranger.headers
+    )
     assert refused.status_code == 404
-    confirmed = await client.post(f"/api/v1/payments/{order['payment']['id']}/confirm", headers=shopper.headers)
+    confirmed = await client.post(
+        f"/api/v1/payments/{order['payment']['id']}/confirm", headers=shopper.headers
+    )
     assert confirmed.status_code == 200, confirmed.text
     done = await eventually(lambda: payment_status("captured"))
     assert done["status"] == "paid"
@@ -276,7 +291,8 @@ async def test_expired_holds_come_back_to_stock(client: AppClient, worker: Worke
     assert await _stock(client, variant) == [(5, 5)]
     async with client.runtime.db.connection() as conn:  # the transfer never came: its time is up
         await conn.execute(
-            "UPDATE orders SET holds_expire_at = now() - interval '1 second' WHERE id = $1", uuid.UUID(order["id"])
+            "UPDATE orders SET holds_expire_at = now() - interval '1 second' WHERE id = $1",
+            uuid.UUID(order["id"]),
         )
 
     async def cancelled() -> dict[str, Any] | None:
