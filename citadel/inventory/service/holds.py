@@ -167,7 +167,7 @@ async def restock(conn: Connection, order_id: uuid.UUID, units_by_line: dict[uui
         return 0
     levels = await lock_levels(conn, [v for _, v, _, _ in picks])
     await conn.execute(
-        Q.return_held_units, [p[0] for p in picks], [p[3] for p in picks], "restocked", order_id
+        Q.return_held_units, [p[0] for p in picks], [p[3] for p in picks], "restocked", str(order_id)
     )
     moved = [(v, w, units) for _, v, w, units in picks]
     await announce(conn, levels, [Change(v, w, units, 0) for v, w, units in moved], drop_pages=False)

@@ -1,0 +1,209 @@
+"""Orders after checkout: fulfilments drive the status, cancellations and refunds put things back,
+every transition is in the history, and each customer sees only their own orders."""
+
+import uuid
+from typing import Any
+
+from citadel.worker import Worker
+from tests.fixtures.app import AppClient, eventually
+from tests.fixtures.catalog import create_product, create_seller, set_stock
+from tests.fixtures.commerce import (
+    Shop,
+    Shopper,
+    add,
+    checkout,
+    customer,
+    open_shop,
+    ship_to,
+    stocked_product,
+)
+from tests.fixtures.factories import fetch_notifications
+
+
+async def _paid_order(
+    client: AppClient, shop: Shop, shopper: Shopper, lines: list[tuple[str, int]]
+) -> dict[str, Any]:
+    for variant, quantity in lines:
+        await add(client, shopper, variant, quantity)
+    cart = await ship_to(client, shopper, shop)
+    order = (await checkout(client, shopper, cart["totals"]["totalAmount"])).json()
+
+    async def paid() -> dict[str, Any] | None:
+        found = (await client.get(f"/api/v1/orders/{order['id']}", headers=shopper.headers)).json()
+        return found if found["status"] == "paid" else None
+
+    return await eventually(paid)
+
+
+async def _on_hand(client: AppClient, variant: str) -> list[tuple[int, int]]:
+    async with client.runtime.db.connection() as conn:
+        rows = await conn.fetch(
+            "SELECT on_hand, reserved FROM stock WHERE variant_id = $1 ORDER BY warehouse_id",
+            uuid.UUID(variant),
+        )
+    return [(r["on_hand"], r["reserved"]) for r in rows]
+
+
+async def test_fulfilments_per_vendor_drive_the_status(client: AppClient, worker: Worker) -> None:
+    shop = await open_shop(client)
+    other = await create_seller(client)
+    _, mine = await stocked_product(client, shop, price=1000, stock=(5,))
+    theirs = await create_product(client, other, priceAmount=2000)
+    await set_stock(client, other, theirs["variants"][0]["id"], shop.warehouses[0]["id"], 5)
+    shopper = await customer(client)
+    order = await _paid_order(client, shop, shopper, [(mine, 1), (theirs["variants"][0]["id"], 2)])
+    assert len(order["fulfilments"]) == 2
+    by_vendor = {f["vendorId"]: f["id"] for f in order["fulfilments"]}
+    mine_f, theirs_f = by_vendor[str(shop.seller.vendor_id)], by_vendor[str(other.vendor_id)]
+    foreign = await client.post(f"/api/v1/fulfilments/{theirs_f}/start", headers=shop.seller.headers)
+    assert (foreign.status_code, foreign.json()["code"]) == (404, "fulfilment_not_found")
+    started = await client.post(f"/api/v1/fulfilments/{mine_f}/start", headers=shop.seller.headers)
+    assert started.json()["status"] == "processing"
+    shipped = await client.post(
+        f"/api/v1/fulfilments/{mine_f}/ship", json={"carrier": "UPS", "trackingNumber": "1Z999"},
+        headers=shop.seller.headers,
+    )  # fmt: skip
+    assert shipped.json()["status"] == "processing"  # the other vendor has not shipped yet
+    cancel = await client.post(f"/api/v1/orders/{order['id']}/cancel", json={}, headers=shop.admin.headers)
+    assert (cancel.status_code, cancel.json()["code"]) == (409, "invalid_transition")
+    shipped = await client.post(
+        f"/api/v1/fulfilments/{theirs_f}/ship", json={"carrier": "DHL", "trackingNumber": "JD01"},
+        headers=other.headers,
+    )  # fmt: skip
+    assert shipped.json()["status"] == "shipped"
+    again = await client.post(
+        f"/api/v1/fulfilments/{theirs_f}/ship", json={"carrier": "DHL", "trackingNumber": "JD01"},
+        headers=other.headers,
+    )  # fmt: skip
+    assert (again.status_code, again.json()["code"]) == (409, "invalid_transition")
+    for fulfilment, who in ((mine_f, shop.seller), (theirs_f, other)):
+        done = await client.post(f"/api/v1/fulfilments/{fulfilment}/deliver", headers=who.headers)
+    body = done.json()
+    assert body["status"] == "delivered"
+    assert [h["toStatus"] for h in body["history"]] == [
+        "pending",
+        "paid",
+        "processing",
+        "shipped",
+        "delivered",
+    ]
+    assert {f["trackingNumber"] for f in body["fulfilments"]} == {"1Z999", "JD01"}
+
+    async def shipped_notice() -> list[str] | None:
+        async with client.runtime.db.connection() as conn:
+            assert shopper.account is not None
+            found = [n.template for n in await fetch_notifications(conn, shopper.account.user_id)]
+        return found if {"order_confirmation", "order_shipped", "order_delivered"} <= set(found) else None
+
+    assert await eventually(shipped_notice)
+    mine_list = (await client.get("/api/v1/me/notifications", headers=shopper.headers)).json()["items"]
+    confirmation = next(n for n in mine_list if n["template"] == "order_confirmation")
+    assert order["number"] in confirmation["subject"] and "Total: 55.00 USD" in confirmation["body"]
+
+
+async def test_an_unpaid_order_cannot_ship(client: AppClient) -> None:
+    shop = await open_shop(client)
+    _, variant = await stocked_product(client, shop, stock=(5,))
+    shopper = await customer(client)
+    await add(client, shopper, variant)
+    cart = await ship_to(client, shopper, shop)
+    order = (await checkout(client, shopper, cart["totals"]["totalAmount"], provider="manual")).json()
+    fulfilment = order["fulfilments"][0]["id"]
+    refused = await client.post(f"/api/v1/fulfilments/{fulfilment}/start", headers=shop.seller.headers)
+    assert (refused.status_code, refused.json()["code"]) == (409, "order_not_paid")
+
+
+async def test_cancelling_a_paid_order_refunds_and_restocks(client: AppClient, worker: Worker) -> None:
+    shop = await open_shop(client)
+    _, variant = await stocked_product(client, shop, stock=(6,))
+    shopper = await customer(client)
+    order = await _paid_order(client, shop, shopper, [(variant, 4)])
+    assert await _on_hand(client, variant) == [(2, 0)]
+    stranger = await customer(client)
+    hidden = await client.post(f"/api/v1/orders/{order['id']}/cancel", json={}, headers=stranger.headers)
+    assert hidden.status_code == 404
+    cancelled = await client.post(
+        f"/api/v1/orders/{order['id']}/cancel", json={"reason": "changed my mind"}, headers=shopper.headers
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    body = cancelled.json()
+    assert body["status"] == "cancelled" and body["cancelReason"] == "changed my mind"
+    assert (
+        body["payment"]["status"] == "refunded"
+        and body["totals"]["refundedAmount"] == order["totals"]["totalAmount"]
+    )
+    assert body["fulfilments"][0]["status"] == "cancelled"
+    assert await _on_hand(client, variant) == [(6, 0)]
+    twice = await client.post(f"/api/v1/orders/{order['id']}/cancel", json={}, headers=shopper.headers)
+    assert (twice.status_code, twice.json()["code"]) == (409, "invalid_transition")
+
+
+async def test_partial_and_full_refunds(client: AppClient, worker: Worker) -> None:
+    shop = await open_shop(client, tax_ppm=100_000)
+    _, variant = await stocked_product(client, shop, price=1000, stock=(10,))
+    shopper = await customer(client)
+    order = await _paid_order(client, shop, shopper, [(variant, 3)])  # 3300 of goods + 500 shipping
+    line = order["lines"][0]
+    refunds = f"/api/v1/orders/{order['id']}/refunds"
+    assert (
+        await client.post(refunds, json={"reason": "x", "amount": 1}, headers=shopper.headers)
+    ).status_code == 403
+    one = await client.post(
+        refunds,
+        json={"reason": "damaged", "lines": [{"lineId": line["id"], "quantity": 1}], "restock": True},
+        headers=shop.admin.headers,
+    )  # fmt: skip
+    assert one.status_code == 200, one.text
+    body = one.json()
+    assert body["totals"]["refundedAmount"] == 1100 and body["payment"]["status"] == "partially_refunded"
+    assert body["lines"][0]["refundedQuantity"] == 1 and body["status"] == "paid"
+    assert await _on_hand(client, variant) == [(8, 0)]
+    too_much = await client.post(
+        refunds,
+        json={"reason": "x", "lines": [{"lineId": line["id"], "quantity": 3}]},
+        headers=shop.admin.headers,
+    )
+    assert too_much.status_code == 422 and too_much.json()["errors"][0]["field"] == "lines[0].quantity"
+    over = await client.post(refunds, json={"reason": "x", "amount": 999_999}, headers=shop.admin.headers)
+    assert (over.status_code, over.json()["code"]) == (422, "refund_too_large")
+    rest = await client.post(refunds, json={"reason": "goodwill", "amount": 2700}, headers=shop.admin.headers)
+    body = rest.json()
+    assert body["status"] == "refunded" and body["payment"]["status"] == "refunded"
+    assert [r["amount"] for r in body["refunds"]] == [1100, 2700]
+    assert await _on_hand(client, variant) == [(8, 0)]  # the amount refund restocked nothing
+
+
+async def test_customers_see_their_own_orders_and_admins_search_all(client: AppClient) -> None:
+    shop = await open_shop(client)
+    _, variant = await stocked_product(client, shop, stock=(10,))
+    alice, bob = await customer(client), await customer(client)
+    placed = {}
+    for who in (alice, bob):
+        await add(client, who, variant)
+        cart = await ship_to(client, who, shop)
+        placed[id(who)] = (
+            await checkout(client, who, cart["totals"]["totalAmount"], provider="manual")
+        ).json()
+    mine = (await client.get("/api/v1/orders", headers=alice.headers)).json()["items"]
+    assert [o["id"] for o in mine] == [placed[id(alice)]["id"]]
+    assert mine[0]["itemCount"] == 1
+    assert (
+        await client.get(f"/api/v1/orders/{placed[id(bob)]['id']}", headers=alice.headers)
+    ).status_code == 404
+    assert bob.account is not None
+    found = await client.get(
+        "/api/v1/orders", params={"q": bob.account.email.upper()[:12]}, headers=shop.admin.headers
+    )
+    assert placed[id(bob)]["id"] in [o["id"] for o in found.json()["items"]]
+    by_number = await client.get(
+        "/api/v1/orders",
+        params={"q": placed[id(bob)]["number"], "status": "pending"},
+        headers=shop.admin.headers,
+    )
+    assert [o["id"] for o in by_number.json()["items"]] == [placed[id(bob)]["id"]]
+    bad = await client.get("/api/v1/orders", params={"status": "lost"}, headers=shop.admin.headers)
+    assert bad.status_code == 422
+    lookup = await client.get(
+        "/api/v1/order-lookup", params={"number": placed[id(alice)]["number"], "email": "someone@else.test"}
+    )
+    assert (lookup.status_code, lookup.json()["code"]) == (404, "order_not_found")
