@@ -6,10 +6,11 @@ dependencies (connections, the runtime, the principal) and the error handlers.
 
 import os
 
-from litestar import Litestar
+from litestar import Controller, Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.handlers import WebsocketRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 
@@ -30,6 +31,7 @@ from citadel.kit.errors import EXCEPTION_HANDLERS
 from citadel.kit.http import EdgeMiddleware
 from citadel.kit.observability import configure_logging
 from citadel.kit.runtime import Runtime, provide_conn, provide_runtime, provide_tx
+from citadel.live.routes import live
 from citadel.notifications.routes import NotificationsController
 from citadel.orders.routes import (
     FulfilmentsController,
@@ -46,7 +48,7 @@ from citadel.system.routes import SystemController
 from citadel.tax.routes import TaxRulesController
 from citadel.users.routes import MeController, UsersAdminController
 
-CONTROLLERS = [
+CONTROLLERS: list[type[Controller] | WebsocketRouteHandler] = [
     SystemController,
     AuthController,
     PasswordController,
@@ -73,6 +75,7 @@ CONTROLLERS = [
     FulfilmentsController,
     PaymentsController,
     NotificationsController,
+    live,
 ]
 
 

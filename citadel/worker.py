@@ -18,10 +18,12 @@ from citadel.kit import idempotency
 from citadel.kit.cache import InvalidationBus, after_commit
 from citadel.kit.consumers import Consumer, ConsumerRunner, purge_processed
 from citadel.kit.db import Database
+from citadel.kit.live import live_publisher
 from citadel.kit.messaging import NatsLink
 from citadel.kit.relay import OutboxRelay, purge_published
 from citadel.kit.runtime import cache_versions
 from citadel.kit.search import open_elasticsearch
+from citadel.live.consumers import consumers as live_consumers
 from citadel.notifications.consumers import consumers as notification_consumers
 from citadel.orders import service as orders_service
 from citadel.orders.consumers import consumers as order_consumers
@@ -38,6 +40,7 @@ def all_consumers(settings: Settings, elasticsearch: Any | None) -> list[Consume
     return [
         *notification_consumers(settings),
         *order_consumers(),
+        *live_consumers(),
         *search_consumers(settings, elasticsearch),
     ]
 
@@ -58,6 +61,7 @@ class Worker:
         self.db.broadcast = after_commit(
             self.cache_versions, InvalidationBus(self.link, settings.subject("citadel.cache"))
         )
+        self.db.publish = live_publisher(self.link, settings.subject("citadel.live"))
         self.relay = OutboxRelay(settings, self.db, self.link) if relay else None
         self.elasticsearch = open_elasticsearch(settings)
         self.consumers = all_consumers(settings, self.elasticsearch) if consumers is None else consumers

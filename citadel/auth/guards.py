@@ -98,6 +98,14 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Princi
     if found is None:
         raise Unauthorized("Sign in first: send an access token.")
     token, via_cookie = found
+    principal, _ = await verify_access(runtime, token, via_cookie=via_cookie)
+    if via_cookie and connection.scope.get("method", "GET") not in SAFE_METHODS:
+        check_csrf(runtime, connection, principal.session_id)
+    return principal
+
+
+async def verify_access(runtime: Runtime, token: str, *, via_cookie: bool) -> tuple[Principal, int]:
+    """The principal of a valid, unrevoked access token, and the token's expiry (Unix seconds)."""
     try:
         claims = runtime.tokens.verify(token)
     except TokenError as exc:
@@ -117,11 +125,10 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Princi
         or claims.session_id in state.revoked_sessions
     ):
         raise TokenRevoked("This session has ended; sign in again.")
-    if via_cookie and connection.scope.get("method", "GET") not in SAFE_METHODS:
-        check_csrf(runtime, connection, claims.session_id)
-    return Principal(
+    principal = Principal(
         user_id=claims.user_id, role=state.role, session_id=claims.session_id, via_cookie=via_cookie
     )
+    return principal, claims.expires_at
 
 
 def requires(*roles: Role) -> Guard:

@@ -221,3 +221,14 @@ SELECT s.variant_id, sum(s.on_hand - s.reserved)::int AS available
 FROM stock s JOIN warehouses w ON w.id = s.warehouse_id
 WHERE s.variant_id = ANY($1::uuid[]) AND w.is_active
 GROUP BY s.variant_id;
+
+-- name: availability_of_products
+-- What each active variant of the products offers now over the active warehouses.
+SELECT v.product_id, v.id AS variant_id,
+       COALESCE(sum(s.on_hand - s.reserved) FILTER (WHERE w.is_active), 0)::int AS available
+FROM product_variants v
+LEFT JOIN stock s ON s.variant_id = v.id
+LEFT JOIN warehouses w ON w.id = s.warehouse_id
+WHERE v.product_id = ANY($1::uuid[]) AND v.status = 'active'
+GROUP BY v.product_id, v.id
+ORDER BY v.product_id, v.id;

@@ -5,7 +5,8 @@
   pooled connection: LISTEN, session advisory locks and ``SET`` happen only on dedicated
   connections (``Database.dedicated``); an open transaction is still rolled back by asyncpg.
 - Write routes run in one transaction (``Database.transaction``); reads do not open one.
-- Cache invalidations a service records on its connection are broadcast only after COMMIT.
+- Cache invalidations a service records on its connection are broadcast only after COMMIT; so
+  are live messages (``publish_after_commit``), the pushes WebSocket clients receive.
 - SQL lives in ``queries.sql`` files of named queries, read once at import.
 """
 
@@ -23,6 +24,7 @@ from citadel.kit.errors import CitadelError
 T = TypeVar("T", bound=msgspec.Struct)
 
 Invalidation = tuple[str, str]  # (topic, key): "drop your copy of <key> under <topic>"
+LiveMessage = tuple[str, bytes]  # (topic under citadel.live, payload)
 
 
 class Connection(asyncpg.Connection):
@@ -31,6 +33,7 @@ class Connection(asyncpg.Connection):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._invalidations: list[Invalidation] = []
+        self._live: list[LiveMessage] = []
 
     def get_reset_query(self) -> str:
         return ""
@@ -43,8 +46,17 @@ class Connection(asyncpg.Connection):
         pending, self._invalidations = self._invalidations, []
         return pending
 
+    def publish_after_commit(self, topic: str, payload: bytes) -> None:
+        """Send a live message (core NATS, ``citadel.live.<topic>``) once this transaction commits."""
+        self._live.append((topic, payload))
+
+    def take_live(self) -> list[LiveMessage]:
+        pending, self._live = self._live, []
+        return pending
+
 
 Broadcast = Callable[[list[Invalidation]], Awaitable[None]]
+Publish = Callable[[list[LiveMessage]], Awaitable[None]]
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -80,6 +92,7 @@ class Database:
         self.timeout = timeout
         self._pool: asyncpg.Pool | None = None
         self.broadcast: Broadcast | None = None
+        self.publish: Publish | None = None
 
     async def open(self) -> None:
         self._pool = await asyncpg.create_pool(
@@ -126,6 +139,7 @@ class Database:
         async with self.pool.acquire() as proxy:
             conn = cast(Connection, proxy)
             conn.take_invalidations()
+            conn.take_live()
             tx = conn.transaction()
             await tx.start()
             try:
@@ -137,10 +151,12 @@ class Database:
                 else:
                     await tx.rollback()
                     conn.take_invalidations()
+                    conn.take_live()
                 raise
             except BaseException:
                 await tx.rollback()
                 conn.take_invalidations()
+                conn.take_live()
                 raise
             else:
                 await tx.commit()
@@ -150,6 +166,9 @@ class Database:
         pending = conn.take_invalidations()
         if pending and self.broadcast is not None:
             await self.broadcast(pending)
+        live = conn.take_live()
+        if live and self.publish is not None:
+            await self.publish(live)
 
     @contextlib.asynccontextmanager
     async def dedicated(self) -> AsyncIterator[asyncpg.Connection]:

@@ -27,6 +27,7 @@ from citadel.kit.cache import (
     after_commit,
 )
 from citadel.kit.db import Connection, Database
+from citadel.kit.live import LiveHub, live_publisher
 from citadel.kit.messaging import NatsLink
 from citadel.kit.observability import CACHE_LOOKUPS, DB_POOL, Metrics, MetricSpec
 from citadel.kit.ratelimit import ApiRateLimiter, AuthRateLimiter
@@ -76,6 +77,8 @@ class Runtime:
         self.metrics.add_gauge_source(self._pool_gauges)
         self.cache_versions = cache_versions(settings, cache_topics)
         self.db.broadcast = after_commit(self.cache_versions, self.bus)
+        self.live = LiveHub(self.nats, settings.subject("citadel.live"))
+        self.db.publish = live_publisher(self.nats, settings.subject("citadel.live"))
         tiers: tuple[CacheTier, ...] = tuple(t for t in settings.cache_tiers if t != "none")
         self.responses = ResponseCache(
             self.bus,

@@ -75,6 +75,11 @@ class Payment(Model):
         )  # fmt: skip
 
 
+class RefundedLine(Model):
+    line_id: uuid.UUID
+    quantity: int
+
+
 class RefundRow(Row, frozen=True):
     id: uuid.UUID
     payment_id: uuid.UUID
@@ -82,7 +87,7 @@ class RefundRow(Row, frozen=True):
     amount: int
     restock: bool
     reason: str
-    lines: list[dict[str, object]]
+    lines: list[dict[str, str | int]]
     actor_id: uuid.UUID | None
     created_at: datetime
 
@@ -92,13 +97,16 @@ class Refund(Model):
     amount: int
     restock: bool
     reason: str
-    lines: list[dict[str, object]]
+    lines: list[RefundedLine]
     created_at: datetime
 
     @classmethod
     def of(cls, row: RefundRow) -> "Refund":
+        lines = [
+            RefundedLine(line_id=uuid.UUID(str(x["lineId"])), quantity=int(x["quantity"])) for x in row.lines
+        ]
         return cls(
-            id=row.id, amount=row.amount, restock=row.restock, reason=row.reason, lines=row.lines,
+            id=row.id, amount=row.amount, restock=row.restock, reason=row.reason, lines=lines,
             created_at=row.created_at,
         )  # fmt: skip
 

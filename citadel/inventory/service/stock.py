@@ -257,3 +257,13 @@ async def available(conn: Connection, variant_ids: list[uuid.UUID]) -> dict[uuid
     """What each variant offers now over the active warehouses (0 when it has no stock)."""
     found = {r["variant_id"]: r["available"] for r in await conn.fetch(Q.available_of_variants, variant_ids)}
     return {v: found.get(v, 0) for v in variant_ids}
+
+
+async def availability_of_products(
+    conn: Connection, product_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[uuid.UUID, int]]]:
+    """Per product, (variant, available) for each active variant."""
+    found: dict[uuid.UUID, list[tuple[uuid.UUID, int]]] = {p: [] for p in product_ids}
+    for row in await conn.fetch(Q.availability_of_products, product_ids):
+        found[row["product_id"]].append((row["variant_id"], row["available"]))
+    return found

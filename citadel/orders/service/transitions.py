@@ -303,7 +303,9 @@ async def refund(conn: Connection, principal: Principal, order_id: uuid.UUID, da
             "A refund needs an amount or lines.",
             errors=[FieldError(field="amount", message="Give an amount or lines", code="required")],
         )
-    record = [{"lineId": str(i.line_id), "quantity": i.quantity} for i in data.lines]
+    record: list[dict[str, str | int]] = [
+        {"lineId": str(i.line_id), "quantity": i.quantity} for i in data.lines
+    ]
     await payments.refund(
         conn,
         payment,

@@ -198,7 +198,7 @@ async def refund(
     *,
     restock: bool,
     reason: str,
-    lines: list[dict[str, object]],
+    lines: list[dict[str, str | int]],
     actor_id: uuid.UUID | None,
 ) -> RefundRow:
     left = payment.captured_amount - payment.refunded_amount
