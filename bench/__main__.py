@@ -3,6 +3,8 @@
     python -m bench ceilings      the bare ceilings only (Granian RSGI, Litestar + Struct, + one PK read)
     python -m bench foundation    a trivial route of the full app against the same route in bare Litestar
     python -m bench catalog       product pages, list pages and search (cached and not) on 100,000 products
+    python -m bench checkout      checkouts per second (3-line carts, 1-line carts, one hot SKU)
+                                  beside a bare insert
     python -m bench kernels       the compiled kernels against their twins (pytest-benchmark)
     python -m bench list          the cases
 
@@ -17,52 +19,70 @@ import random
 import statistics
 import sys
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from bench import catalog, environment
+from bench import catalog, checkout, environment
 from bench.apps.bare import ROWS
 from bench.driver import RESULTS, Load, Server, exclusive, machine, measure, record
 
-Case = tuple[str, Server, list[str], str, Load]  # name, server, paths, readiness path, load
+# name, server, paths, readiness path, load, and options of measure (a script, its files, an
+# audit factory called as the case's window starts)
+Case = tuple[str, Server, list[str], str, Load, dict[str, Any]]
 
 
 def _ceilings(env: dict[str, str], load: Load) -> list[Case]:
     ids = random.Random(7).sample(range(1, ROWS + 1), 500)
     return [
-        ("a_rsgi", Server("bench.apps.bare:rsgi_app", interface="rsgi"), ["/api/v1/info"], "/", load),
-        ("b_struct", Server("bench.apps.bare:litestar_struct"), ["/api/v1/info"], "/api/v1/info", load),
+        ("a_rsgi", Server("bench.apps.bare:rsgi_app", interface="rsgi"), ["/api/v1/info"], "/", load, {}),
+        ("b_struct", Server("bench.apps.bare:litestar_struct"), ["/api/v1/info"], "/api/v1/info", load, {}),
         (
             "c_pk",
             Server("bench.apps.bare:litestar_pk", env=env),
             [f"/bench/products/{i}" for i in ids],
             "/bench/products/1",
             load,
+            {},
         ),
     ]
 
 
 def _foundation(env: dict[str, str], load: Load) -> list[Case]:
     full = Server("citadel.app:create_app_from_env", factory=True, env=env)
-    return [*_ceilings(env, load), ("full_info", full, ["/api/v1/info"], "/readyz", load)]
+    return [*_ceilings(env, load), ("full_info", full, ["/api/v1/info"], "/readyz", load, {})]
 
 
 def _catalog(env: dict[str, str], load: Load) -> list[Case]:
     catalog.prepare(env)
-    return [*_ceilings(env, load), *catalog.cases(env, load)]
+    return [*_ceilings(env, load), *((*case, {}) for case in catalog.cases(env, load))]
+
+
+def _checkout(env: dict[str, str], load: Load) -> list[Case]:
+    return [*_ceilings(env, load), *checkout.cases(env, load)]
 
 
 SUITES: dict[str, Callable[[dict[str, str], Load], list[Case]]] = {
     "ceilings": _ceilings,
     "foundation": _foundation,
     "catalog": _catalog,
+    "checkout": _checkout,
 }
 CEILINGS = ("a_rsgi", "b_struct", "c_pk")
 CASE_NAMES = {
     "ceilings": CEILINGS,
     "foundation": (*CEILINGS, "full_info"),
     "catalog": (*CEILINGS, "detail_memory", "detail_redis", "list_memory", "detail_cold", "search"),
+    "checkout": (*CEILINGS, "e_insert", "checkout_3", "checkout_1", "checkout_hot"),
     "kernels": ("pricing_10k", "tax_10k", "cart_50", "allocation_20x10"),
+}
+
+
+# cases also judged against another case of the same round
+RELATIVE_TO = {
+    "checkout_3": ("e_insert",),
+    "checkout_1": ("e_insert",),
+    "checkout_hot": ("e_insert", "checkout_1"),
 }
 
 
@@ -84,6 +104,12 @@ def _summary(rounds: list[dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
         for ceiling in CEILINGS:
             if ceiling in rounds[0] and ceiling != case:
                 row[f"of_{ceiling}"] = statistics.median(r[case]["rps"] / r[ceiling]["rps"] for r in rounds)
+        for base in RELATIVE_TO.get(case, ()):
+            if base in rounds[0]:
+                row[f"of_{base}"] = statistics.median(r[case]["rps"] / r[base]["rps"] for r in rounds)
+        for key in ("orders", "outbox_backlog", "outbox_oldest_s", "oversold"):
+            if key in results[0]:
+                row[key] = max(r[key] for r in results) if key != "orders" else sum(r[key] for r in results)
         rows.append(row)
     return rows
 
@@ -103,6 +129,16 @@ def _print(rows: list[dict[str, Any]]) -> None:
             f"{row['p95_ms']:>7.2f} {row['p99_ms']:>7.2f} {row['cpu_us']:>7.0f} {ratios[0]:>9} "
             f"{ratios[1]:>11} {ratios[2]:>8} {row['errors']:>6}"
         )
+    for row in rows:
+        extra = {k: v for k, v in row.items() if k.startswith("of_") and k[3:] not in CEILINGS}
+        extra.update(
+            {k: row[k] for k in ("orders", "outbox_backlog", "outbox_oldest_s", "oversold") if k in row}
+        )
+        if extra:
+            shown = ", ".join(
+                f"{k} {v * 100:.1f}%" if k.startswith("of_") else f"{k} {v}" for k, v in extra.items()
+            )
+            print(f"  {row['case']}: {shown}")
 
 
 def kernels(store: Path, *, quick: bool) -> int:
@@ -173,13 +209,24 @@ def main(argv: list[str] | None = None) -> int:
         wanted = set(args.only.split(",")) | set(CEILINGS)
         cases = [case for case in cases if case[0] in wanted]
     rounds: list[dict[str, dict[str, Any]]] = []
-    with exclusive():
+    beside = checkout.worker_running(env) if args.suite == "checkout" else nullcontext()
+    with exclusive(), beside:
         for round_number in range(1, repeat + 1):
             results = {}
             facts = machine()
-            for name, server, paths, ready, case_load in cases:
+            for name, server, paths, ready, case_load, options in cases:
                 print(f"round {round_number}/{repeat}: {name} ...", file=sys.stderr, flush=True)
-                results[name] = measure(name, server, paths, case_load, ready_path=ready)
+                after = options["after"]() if "after" in options else None
+                results[name] = measure(
+                    name,
+                    server,
+                    paths,
+                    case_load,
+                    ready_path=ready,
+                    script=options.get("script", "wrk_report.lua"),
+                    script_env=options.get("script_env"),
+                    after=after,
+                )
             record(list(results.values()), facts, args.store, suite=args.suite, round=round_number)
             rounds.append(results)
     rows = _summary(rounds)

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -127,19 +127,29 @@ def _tree_cpu_seconds(root: psutil.Process) -> float:
     return total
 
 
-def wrk(base: str, paths: list[str], load: Load, duration_s: float) -> dict[str, Any]:
+def wrk(
+    base: str,
+    paths: list[str],
+    load: Load,
+    duration_s: float,
+    *,
+    script: str = "wrk_report.lua",
+    script_env: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run wrk against ``base``; the default script spreads GETs over ``paths``, another script
+    reads what it needs from ``script_env`` files."""
     binary = shutil.which("wrk")
     if binary is None:
         raise RuntimeError("wrk is not installed (Debian: apt-get install wrk)")
     seconds = max(1, round(duration_s))  # wrk takes whole seconds
     command = [
         binary, f"-t{load.threads}", f"-c{load.connections}", f"-d{seconds}s", "--timeout", "5s",
-        "-s", str(BENCH_DIR / "wrk_report.lua"), base,
+        "-s", str(BENCH_DIR / script), base,
     ]  # fmt: skip
     with tempfile.NamedTemporaryFile("w", suffix=".paths", delete=False) as listing:
         listing.write("\n".join(paths) + "\n")
     try:
-        env = {**os.environ, "WRK_PATHS_FILE": listing.name}
+        env = {**os.environ, "WRK_PATHS_FILE": listing.name, **(script_env or {})}
         result = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     finally:
         os.unlink(listing.name)
@@ -151,18 +161,32 @@ def wrk(base: str, paths: list[str], load: Load, duration_s: float) -> dict[str,
 
 
 def measure(
-    case: str, server: Server, paths: list[str], load: Load, *, ready_path: str = "/healthz"
+    case: str,
+    server: Server,
+    paths: list[str],
+    load: Load,
+    *,
+    ready_path: str = "/healthz",
+    script: str = "wrk_report.lua",
+    script_env: Callable[[str], Mapping[str, str]] | None = None,
+    after: Callable[[], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Serve, check one answer, warm up, measure; one result record."""
+    """Serve, check one answer, warm up, measure; one result record. A case with its own script
+    gets its files from ``script_env`` (called with "warmup", then "measure") and skips the GET
+    check; ``after`` adds what it finds once the load stopped (the server still up)."""
     with running(server, ready_path) as (base, proc):
-        check = httpx.get(base + paths[0], timeout=5)
-        if check.status_code != 200:
-            raise RuntimeError(f"{case}: {paths[0]} answered {check.status_code}: {check.text[:300]}")
+        if script_env is None:
+            check = httpx.get(base + paths[0], timeout=5)
+            if check.status_code != 200:
+                raise RuntimeError(f"{case}: {paths[0]} answered {check.status_code}: {check.text[:300]}")
         if load.warmup_s:
-            wrk(base, paths, load, load.warmup_s)
+            extra = script_env("warmup") if script_env else None
+            wrk(base, paths, load, load.warmup_s, script=script, script_env=extra)
+        extra = script_env("measure") if script_env else None
         cpu_before = _tree_cpu_seconds(proc)
-        raw = wrk(base, paths, load, load.duration_s)
+        raw = wrk(base, paths, load, load.duration_s, script=script, script_env=extra)
         cpu_used = _tree_cpu_seconds(proc) - cpu_before
+        found = after() if after else {}
     seconds = raw["duration_us"] / 1e6
     errors = {k: raw[k] for k in ("connect", "read", "write", "status", "timeout")}
     return {
@@ -182,6 +206,7 @@ def measure(
         "errors": errors,
         "error_count": sum(errors.values()),
         "server_cpu_us_per_request": round(cpu_used / max(1, raw["requests"]) * 1e6, 1),
+        **found,
     }
 
 

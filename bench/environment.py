@@ -35,6 +35,11 @@ async def _prepare_database(admin_dsn: str) -> str:
             " id bigint PRIMARY KEY, name text NOT NULL, price_amount bigint NOT NULL,"
             " currency char(3) NOT NULL)"
         )
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS bench_orders ("
+            " id bigserial PRIMARY KEY, total_amount bigint NOT NULL,"
+            " created_at timestamptz NOT NULL DEFAULT now())"
+        )
         if await conn.fetchval("SELECT count(*) FROM bench_products") != ROWS:
             await conn.execute("TRUNCATE bench_products")
             await conn.execute(

@@ -5,6 +5,8 @@
   returns in Citadel (the framework's ceiling).
 - ``litestar_pk``: a bare Litestar app whose route reads one row by primary key with asyncpg
   (pool of 16, no reset query, as Citadel configures it) and returns it as a Struct.
+- ``litestar_insert``: the same app taking the checkout request (same path and body) and
+  inserting one row in a transaction (BEGIN, INSERT, COMMIT): the ceiling of any write.
 """
 
 import os
@@ -15,7 +17,7 @@ from typing import Any
 
 import asyncpg
 import msgspec
-from litestar import Litestar, get
+from litestar import Litestar, get, post
 
 from citadel.system.models import Info
 
@@ -73,6 +75,31 @@ async def product(product_id: int) -> Product:
 
 
 litestar_pk = Litestar([product], lifespan=[_lifespan], openapi_config=None, logging_config=None)
+
+
+class CheckoutBody(msgspec.Struct, rename="camel"):
+    expected_total: int
+    payment: dict[str, str]
+
+
+class Receipt(msgspec.Struct, rename="camel"):
+    id: int
+    total_amount: int
+
+
+@post("/api/v1/checkout", operation_id="insertOrder", status_code=201)
+async def insert_order(data: CheckoutBody) -> Receipt:
+    assert _pool is not None
+    async with _pool.acquire() as conn, conn.transaction():
+        order_id = await conn.fetchval(
+            "INSERT INTO bench_orders (total_amount) VALUES ($1) RETURNING id", data.expected_total
+        )
+    return Receipt(id=order_id, total_amount=data.expected_total)
+
+
+litestar_insert = Litestar(
+    [product, insert_order], lifespan=[_lifespan], openapi_config=None, logging_config=None
+)
 
 
 def random_product_path() -> str:

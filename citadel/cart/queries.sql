@@ -90,9 +90,6 @@ SET currency = COALESCE(c.currency, guest.currency),
     updated_at = now()
 FROM guest WHERE c.id = $2;
 
--- name: count_lines
-SELECT count(*)::int FROM cart_lines WHERE cart_id = $1;
-
 -- name: mark_converted
 UPDATE carts SET status = 'converted', updated_at = now() WHERE id = $1;
 

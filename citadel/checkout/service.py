@@ -23,7 +23,7 @@ from citadel.cart import service as carts
 from citadel.cart.models import CartContext
 from citadel.checkout.models import CheckoutInput
 from citadel.inventory import service as inventory
-from citadel.inventory.models import HoldRequest, Shortage, StockLine, StockReserved
+from citadel.inventory.models import HoldRequest, StockLine, StockReserved
 from citadel.kit import idempotency
 from citadel.kit.db import Connection, Database
 from citadel.kit.errors import Conflict, FieldError, ValidationFailed
@@ -98,7 +98,7 @@ async def checkout(
     print_ = idempotency.fingerprint(_encoder.encode(data))
     for attempt in range(1, settings.checkout_retries + 1):
         try:
-            async with db.transaction() as conn:
+            async with db.transaction(generic_plans=True) as conn:
                 stored = await idempotency.claim(conn, scope, ROUTE, key, print_, settings.idempotency_ttl_h)
                 if stored is not None:
                     return Answer(stored.status_code, stored.body, True)
@@ -123,17 +123,6 @@ def _refuse_what_needs_fixing(p: carts.PricedCart, data: CheckoutInput) -> None:
                 for n in unavailable
             ],
         )
-    short = [
-        Shortage(
-            variant_id=b.variant.variant_id,
-            requested=b.quantity,
-            available=max(0, p.available.get(b.variant.variant_id, 0)),
-        )
-        for b in p.basket
-        if p.available.get(b.variant.variant_id, 0) < b.quantity
-    ]
-    if short:
-        raise inventory.InsufficientStock(short)
     if p.cart.shipping_address is None:
         raise ShippingAddressRequired(
             "Set the cart's shipping address first.",
@@ -181,7 +170,7 @@ async def _place(
     details: dict[str, str],
 ) -> bytes:
     cart = await carts.find(conn, shopper, token, lock=True)
-    p = await carts.priced(conn, ctx, cart, shopper)
+    p = await carts.priced(conn, ctx, cart, shopper, stock=False)  # the holds check stock, locked
     _refuse_what_needs_fixing(p, data)
     email = await _email(conn, shopper, cart.email, data.email)
     order_id = uuid7()

@@ -31,10 +31,6 @@ SELECT COALESCE(sum(s.on_hand - s.reserved), 0)::int
 FROM stock s JOIN warehouses w ON w.id = s.warehouse_id
 WHERE s.variant_id = $1 AND w.is_active;
 
--- name: stock_for_update
-SELECT variant_id, warehouse_id, on_hand, reserved, low_stock_threshold, updated_at
-FROM stock WHERE variant_id = $1 AND warehouse_id = $2 FOR UPDATE;
-
 -- name: upsert_stock
 -- Set on hand (and, with $4 true, the low-stock threshold to $5).
 INSERT INTO stock AS s (variant_id, warehouse_id, on_hand, low_stock_threshold)

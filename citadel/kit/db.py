@@ -130,37 +130,43 @@ class Database:
             yield cast(Connection, proxy)
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
+    async def transaction(self, *, generic_plans: bool = False) -> AsyncIterator[Connection]:
         """A pooled connection inside one transaction, committed unless the block raises.
 
         A ``CitadelError`` with ``keeps_changes`` commits before it propagates. Invalidations
         recorded on the connection are broadcast after a commit and dropped after a rollback.
+        ``generic_plans`` makes the transaction's prepared statements use their generic plans
+        (no planning per execution): for hot write paths whose queries are keyed lookups
+        (measured: checkout 7.5 -> 6.2 ms, sequential, on this machine).
         """
         async with self.pool.acquire() as proxy:
             conn = cast(Connection, proxy)
             conn.take_invalidations()
             conn.take_live()
-            tx = conn.transaction()
-            await tx.start()
+            # BEGIN (and the plan setting) in one round trip of the simple-query protocol
+            await conn.execute(_QUERIES.begin_generic_plans if generic_plans else _QUERIES.begin)
             try:
                 yield conn
             except CitadelError as exc:
                 if exc.keeps_changes:
-                    await tx.commit()
+                    await conn.execute(_QUERIES.commit)
                     await self._after_commit(conn)
                 else:
-                    await tx.rollback()
-                    conn.take_invalidations()
-                    conn.take_live()
+                    await self._rollback(conn)
                 raise
             except BaseException:
-                await tx.rollback()
-                conn.take_invalidations()
-                conn.take_live()
+                await self._rollback(conn)
                 raise
             else:
-                await tx.commit()
+                await conn.execute(_QUERIES.commit)
                 await self._after_commit(conn)
+
+    @staticmethod
+    async def _rollback(conn: Connection) -> None:
+        conn.take_invalidations()
+        conn.take_live()
+        if not conn.is_closed():
+            await conn.execute(_QUERIES.rollback)
 
     async def _after_commit(self, conn: Connection) -> None:
         pending = conn.take_invalidations()
@@ -248,3 +254,6 @@ def from_row(struct_type: type[T], row: asyncpg.Record | None) -> T:
 
 def from_rows(struct_type: type[T], rows: Iterable[asyncpg.Record]) -> list[T]:
     return [struct_type(**row) for row in rows]
+
+
+_QUERIES = load_queries(__file__)

@@ -28,6 +28,7 @@ from litestar.types import ExceptionHandlersMap
 from litestar.utils.empty import value_or_default
 from litestar.utils.scope.state import ScopeState
 
+from citadel._fast.common import AmountOverflow
 from citadel.kit.observability import current_request_id
 from citadel.kit.structs import Model
 
@@ -435,7 +436,15 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
     )
 
 
+def handle_amount_overflow(request: Request[Any, Any, Any], exc: AmountOverflow) -> Response[bytes]:
+    """An amount past what Citadel computes with (see ``citadel._fast.common``): the client's doing."""
+    return problem_response(
+        422, "amount_too_large", "Amount too large", f"An amount is past what Citadel handles: {exc}."
+    )
+
+
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    AmountOverflow: handle_amount_overflow,
     CitadelError: handle_citadel_error,
     ValidationException: handle_validation,
     HTTPException: handle_http_exception,

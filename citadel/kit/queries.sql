@@ -114,3 +114,18 @@ SET fingerprint = EXCLUDED.fingerprint, status_code = EXCLUDED.status_code, body
 
 -- name: purge_idempotency_keys
 DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1);
+
+-- Transactions of pooled connections (simple-query protocol: one round trip each) -------------
+
+-- name: begin
+BEGIN;
+
+-- name: begin_generic_plans
+-- A transaction whose prepared statements run their generic plans (no planning per execution).
+BEGIN; SELECT set_config('plan_cache_mode', 'force_generic_plan', true);
+
+-- name: commit
+COMMIT;
+
+-- name: rollback
+ROLLBACK;

@@ -117,7 +117,3 @@ WHERE status = 'pending' AND holds_expire_at < now() AND id <> ALL($2::uuid[])
 ORDER BY holds_expire_at
 LIMIT $1
 FOR UPDATE SKIP LOCKED;
-
--- name: vendor_fulfilments_source
-SELECT f.id, f.order_id, o.number, f.vendor_id, f.status, f.created_at
-FROM fulfilments f JOIN orders o ON o.id = f.order_id;

@@ -43,7 +43,8 @@ async def test_five_hundred_buyers_for_fifty_units(servers: Servers, database_ur
             }
             holds = await conn.fetchrow(
                 "SELECT sum(quantity) FILTER (WHERE status IN ('held', 'allocated')) AS promised,"
-                " sum(quantity) FILTER (WHERE status = 'allocated') AS sold, count(DISTINCT order_id) AS orders"
+                " sum(quantity) FILTER (WHERE status = 'allocated') AS sold,"
+                " count(DISTINCT order_id) AS orders"
                 " FROM stock_holds WHERE variant_id = $1",
                 uuid.UUID(variant),
             )

@@ -10,6 +10,7 @@ from citadel.kit.db import Queries
 
 QUERY_FILES = sorted(Path(citadel.__file__).parent.rglob("queries.sql"))
 UTILITY = ("CREATE ", "ALTER ", "DROP ", "ANALYZE ")
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK")  # run as simple queries; executed below
 
 
 def _queries() -> list[tuple[str, str, str]]:
@@ -29,7 +30,12 @@ def _queries() -> list[tuple[str, str, str]]:
 async def test_query_prepares(database_url: str, file: str, name: str, sql: str) -> None:
     conn = await asyncpg.connect(database_url)
     try:
-        await conn.prepare(sql)
+        if sql.upper().startswith(TRANSACTION_CONTROL):
+            await conn.execute(sql)  # the simple-query protocol, as kit/db.py runs them
+            if conn.is_in_transaction():
+                await conn.execute("ROLLBACK")
+        else:
+            await conn.prepare(sql)
     finally:
         await conn.close()
 

@@ -135,12 +135,16 @@ def _destination(cart: CartRow) -> Destination | None:
     )
 
 
-async def priced(conn: Connection, ctx: CartContext, cart: CartRow, shopper: Principal | None) -> PricedCart:
-    """Fetch everything the cart's lines and rules need, then price it in one calculation."""
+async def priced(
+    conn: Connection, ctx: CartContext, cart: CartRow, shopper: Principal | None, *, stock: bool = True
+) -> PricedCart:
+    """Fetch everything the cart's lines and rules need, then price it in one calculation.
+    Without ``stock`` (checkout, which holds stock under lock itself) availability is not read
+    and no stock notice is made."""
     lines = from_rows(CartLineRow, await conn.fetch(Q.cart_lines, cart.id))
     ids = [line.variant_id for line in lines]
     variants = await catalog.sellable_variants(conn, ids) if ids else {}
-    available = await inventory.available(conn, ids) if ids else {}
+    available = await inventory.available(conn, ids) if ids and stock else {}
     currency = cart.currency
     if currency is None and variants:
         currency = next(iter(variants.values())).currency
@@ -188,7 +192,7 @@ async def priced(conn: Connection, ctx: CartContext, cart: CartRow, shopper: Pri
                     message="The price changed since this item was added.",
                 )
             )
-        if available.get(variant_id, 0) < item.quantity:
+        if stock and available.get(variant_id, 0) < item.quantity:
             notices.append(
                 Notice(
                     code="insufficient_stock",

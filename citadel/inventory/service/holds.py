@@ -16,6 +16,7 @@ from array import array
 from datetime import datetime
 
 from citadel._fast import inventory as allocation
+from citadel._fast.common import MAX_QUANTITY
 from citadel.inventory.models import HoldRequest, Shortage, StockLine, StockReleased, StockRestocked
 from citadel.inventory.service.stock import Change, Levels, announce, available_by_variant, lock_levels
 from citadel.kit.db import Connection, load_queries
@@ -64,8 +65,8 @@ def _allocate(requests: list[HoldRequest], levels: Levels) -> list[tuple[HoldReq
     for w, warehouse_id in enumerate(warehouses):
         for i, request in enumerate(requests):
             level = levels.get((request.variant_id, warehouse_id))
-            if level is not None:
-                available[w * n + i] = max(0, level.on_hand - level.reserved)
+            if level is not None:  # capped at the kernel's bound: only ties past it lose "most stock"
+                available[w * n + i] = min(MAX_QUANTITY, max(0, level.on_hand - level.reserved))
     chosen, complete = allocation.allocate_lines(
         array("q", [r.quantity for r in requests]), available, array("q", [priority[w] for w in warehouses])
     )
