@@ -160,6 +160,7 @@ async def _catalogue(conn: asyncpg.Connection) -> Catalogue:
         warehouses,
     )
     await conn.execute("UPDATE products SET in_stock = true WHERE vendor_id = $1", vendor)
+    await conn.execute("ANALYZE")  # what autovacuum would have done by now on a live database
     method = await conn.fetchval(
         "SELECT m.id FROM shipping_methods m JOIN shipping_zones z ON z.id = m.zone_id WHERE z.regions = $1",
         [REGION],

@@ -82,7 +82,8 @@ SELECT s.variant_id, s.warehouse_id, v.product_id, v.vendor_id, p.status AS prod
        s.on_hand, s.reserved, s.low_stock_threshold, w.priority, w.is_active
 FROM stock s
 JOIN warehouses w ON w.id = s.warehouse_id
-JOIN product_variants v ON v.id = s.variant_id
+-- (the variants' own ANY keeps a generic plan on their primary key instead of a scan of them all)
+JOIN product_variants v ON v.id = s.variant_id AND v.id = ANY($1::uuid[])
 JOIN products p ON p.id = v.product_id
 WHERE s.variant_id = ANY($1::uuid[])
 ORDER BY s.variant_id, s.warehouse_id
