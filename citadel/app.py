@@ -17,6 +17,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from citadel import __version__
 from citadel.auth.guards import provide_principal, provide_principal_or_guest
 from citadel.auth.routes import AuthController, PasswordController
+from citadel.bulk.routes import VendorBulkController
 from citadel.cart.routes import CartController
 from citadel.catalog.models import CACHE_TOPICS
 from citadel.catalog.routes import (
@@ -47,6 +48,12 @@ from citadel.shipping.routes import ShippingMethodsController, ShippingZonesCont
 from citadel.system.routes import SystemController
 from citadel.tax.routes import TaxRulesController
 from citadel.users.routes import MeController, UsersAdminController
+from citadel.vendors.routes import (
+    CommissionRulesController,
+    PayoutsController,
+    VendorsController,
+    VendorSelfController,
+)
 
 CONTROLLERS: list[type[Controller] | WebsocketRouteHandler] = [
     SystemController,
@@ -75,6 +82,11 @@ CONTROLLERS: list[type[Controller] | WebsocketRouteHandler] = [
     FulfilmentsController,
     PaymentsController,
     NotificationsController,
+    VendorsController,
+    VendorSelfController,
+    CommissionRulesController,
+    PayoutsController,
+    VendorBulkController,
     live,
 ]
 

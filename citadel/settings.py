@@ -91,7 +91,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cors_origins: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
     max_body_bytes: int = 1_048_576
-    bulk_max_body_bytes: int = 64 * 1_048_576
+    bulk_max_body_bytes: int = 64 * 1_048_576  # a synchronous bulk call
+    bulk_job_max_bytes: int = 1024 * 1_048_576  # a bulk job's file
     gzip_min_bytes: int = 1024
     hsts_seconds: int | None = None
 
@@ -130,6 +131,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     payment_hold_manual_s: int = 3 * 86400
     hold_sweep_interval_s: float = 5.0
     live_origins: tuple[str, ...] = ()  # allowed Origins of /ws besides the storefront and CORS ones
+
+    # vendors' bulk jobs
+    bulk_job_chunk_rows: int = 2000  # rows a worker applies per transaction (its checkpoint)
+    bulk_job_lease_s: float = 30.0  # a job whose worker stops renewing this long is resumed by another
+    bulk_job_poll_s: float = 5.0  # how often idle workers look for jobs besides the JetStream wake-up
 
     # events
     outbox_batch_size: int = 500

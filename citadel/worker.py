@@ -12,12 +12,15 @@ import uuid
 from typing import Any
 
 from citadel.auth import service as auth_service
+from citadel.bulk.jobs import JobRunner
+from citadel.bulk.models import BulkJobQueued
 from citadel.cart import service as cart_service
 from citadel.catalog.models import CACHE_TOPICS
 from citadel.kit import idempotency
 from citadel.kit.cache import InvalidationBus, after_commit
 from citadel.kit.consumers import Consumer, ConsumerRunner, purge_processed
-from citadel.kit.db import Database
+from citadel.kit.db import Connection, Database
+from citadel.kit.events import Envelope
 from citadel.kit.live import live_publisher
 from citadel.kit.messaging import NatsLink
 from citadel.kit.relay import OutboxRelay, purge_published
@@ -36,13 +39,27 @@ HOUSEKEEPING_INTERVAL_S = 600.0
 SWEEP_BATCH = 50
 
 
-def all_consumers(settings: Settings, elasticsearch: Any | None) -> list[Consumer]:
-    return [
+def all_consumers(
+    settings: Settings, elasticsearch: Any | None, jobs: JobRunner | None = None
+) -> list[Consumer]:
+    found = [
         *notification_consumers(settings),
         *order_consumers(),
         *live_consumers(),
         *search_consumers(settings, elasticsearch),
     ]
+    if jobs is not None:
+        found.append(job_consumer(jobs))
+    return found
+
+
+def job_consumer(jobs: JobRunner) -> Consumer:
+    """A queued bulk job wakes this worker's job runner (which takes the job if it is free)."""
+
+    async def queued(_: Connection, event: BulkJobQueued, __: Envelope) -> None:
+        jobs.wake()
+
+    return Consumer(name="bulk-jobs", domain="vendors", handlers={"vendors.bulk_job_queued": queued})
 
 
 class Worker:
@@ -64,7 +81,10 @@ class Worker:
         self.db.publish = live_publisher(self.link, settings.subject("citadel.live"))
         self.relay = OutboxRelay(settings, self.db, self.link) if relay else None
         self.elasticsearch = open_elasticsearch(settings)
-        self.consumers = all_consumers(settings, self.elasticsearch) if consumers is None else consumers
+        self.jobs = JobRunner(settings, self.db)
+        if consumers is None:
+            consumers = all_consumers(settings, self.elasticsearch, self.jobs)
+        self.consumers = consumers
         self.runner = ConsumerRunner(settings, self.db, self.link) if self.consumers else None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -81,6 +101,7 @@ class Worker:
                 )
                 tasks.append(asyncio.create_task(self._housekeeping(stop), name="housekeeping"))
                 tasks.append(asyncio.create_task(self._sweep_holds(stop), name="hold-sweeper"))
+                tasks.append(asyncio.create_task(self.jobs.run(stop), name="bulk-jobs"))
             tasks.append(asyncio.create_task(self._retry_versions(stop), name="cache-version-retry"))
             await stop.wait()
         finally:

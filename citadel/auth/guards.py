@@ -24,6 +24,7 @@ from citadel.kit.errors import Forbidden, NotFound, Unauthorized
 from citadel.kit.runtime import Runtime
 from citadel.kit.security import TokenError
 from citadel.users.models import Role
+from citadel.vendors import keys as api_keys
 
 ACCESS_COOKIE = "citadel_access"
 REFRESH_COOKIE = "citadel_refresh"
@@ -56,6 +57,11 @@ class CsrfFailed(Forbidden):
 class RoleRequired(Forbidden):
     code = "role_required"
     title = "Not allowed for your role"
+
+
+class ScopeRequired(Forbidden):
+    code = "scope_required"
+    title = "Not allowed for this API key"
 
 
 def _runtime(connection: ASGIConnection[Any, Any, Any, Any]) -> Runtime:
@@ -98,6 +104,8 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Princi
     if found is None:
         raise Unauthorized("Sign in first: send an access token.")
     token, via_cookie = found
+    if not via_cookie and api_keys.is_api_key(token):
+        return await api_keys.authenticate(runtime.db, token)
     principal, _ = await verify_access(runtime, token, via_cookie=via_cookie)
     if via_cookie and connection.scope.get("method", "GET") not in SAFE_METHODS:
         check_csrf(runtime, connection, principal.session_id)
@@ -131,17 +139,24 @@ async def verify_access(runtime: Runtime, token: str, *, via_cookie: bool) -> tu
     return principal, claims.expires_at
 
 
-def requires(*roles: Role) -> Guard:
-    """A guard admitting any signed-in user, or only the given roles."""
+def requires(*roles: Role, scope: str | None = None) -> Guard:
+    """A guard admitting any signed-in user, or only the given roles. A vendor's API key is
+    admitted only where a ``scope`` is named, and only if the key has it."""
     allowed = frozenset(roles)
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         principal = await authenticate(connection)
         if allowed and principal.role not in allowed:
             raise RoleRequired(f"This needs the role: {' or '.join(sorted(allowed))}.")
+        if principal.via_api_key:
+            if scope is None:
+                raise ScopeRequired("API keys are not accepted here; sign in instead.")
+            if not principal.may(scope):
+                raise ScopeRequired(f"This needs an API key with the scope {scope}.")
         connection.scope[PRINCIPAL_KEY] = principal  # type: ignore[literal-required]
 
     guard.citadel_roles = allowed  # type: ignore[attr-defined]
+    guard.citadel_scope = scope  # type: ignore[attr-defined]
     return guard
 
 
@@ -151,7 +166,10 @@ def signed_in_or_guest() -> Guard:
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         if has_credentials(connection):
-            connection.scope[PRINCIPAL_KEY] = await authenticate(connection)  # type: ignore[literal-required]
+            principal = await authenticate(connection)
+            if principal.via_api_key:
+                raise ScopeRequired("API keys are not accepted here; sign in instead.")
+            connection.scope[PRINCIPAL_KEY] = principal  # type: ignore[literal-required]
 
     guard.citadel_roles = frozenset()  # type: ignore[attr-defined]
     return guard

@@ -70,8 +70,16 @@ class Principal(msgspec.Struct, frozen=True):
 
     user_id: uuid.UUID
     role: Role
-    session_id: uuid.UUID
+    session_id: uuid.UUID  # an API key's id when the caller is a vendor's machine
     via_cookie: bool
+    scopes: frozenset[str] | None = None  # an API key's scopes; None: a session, which may do all
+
+    @property
+    def via_api_key(self) -> bool:
+        return self.scopes is not None
+
+    def may(self, scope: str) -> bool:
+        return self.scopes is None or scope in self.scopes
 
 
 class PrincipalState(Row, frozen=True):

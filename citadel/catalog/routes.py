@@ -11,7 +11,7 @@ from litestar import Controller, Request, delete, get, patch, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from citadel.auth.guards import CurrentPrincipal, authenticate, has_credentials, requires
+from citadel.auth.guards import CurrentPrincipal, ScopeRequired, authenticate, has_credentials, requires
 from citadel.catalog import service
 from citadel.catalog.models import (
     PRODUCT_LISTS_TOPIC,
@@ -29,10 +29,9 @@ from citadel.catalog.models import (
     VariantInput,
     VariantUpdate,
 )
-from citadel.kit.http import BodyResponse, PageSize, json_bytes, private_json, reject_unknown_query
+from citadel.kit.http import BodyResponse, Cursor, PageSize, json_bytes, private_json, reject_unknown_query
 from citadel.kit.runtime import Conn, RuntimeDep, runtime_of
 
-Cursor = Annotated[str | None, QueryParameter(max_length=1000, description="nextCursor of the previous page")]
 Sort = Annotated[ListSort, QueryParameter(description="newest, price_asc, price_desc or popular")]
 LIST_PARAMETERS = frozenset(
     {
@@ -211,6 +210,8 @@ class ProductsController(Controller):
             return json_bytes(request.scope, body, runtime.public_cache_control)
         if has_credentials(request):  # maybe a draft its vendor or an admin may preview
             principal = await authenticate(request)
+            if not principal.may("products:read"):
+                raise ScopeRequired("This needs an API key with the scope products:read.")
             async with runtime.db.connection() as conn:
                 detail = await service.preview_product(conn, principal, ref)
             return private_json(detail)
@@ -220,7 +221,7 @@ class ProductsController(Controller):
         "",
         operation_id="createProduct",
         status_code=201,
-        guards=[requires("vendor", "admin")],
+        guards=[requires("vendor", "admin", scope="products:write")],
         summary="List a product with its variants",
     )
     async def create(
@@ -231,7 +232,7 @@ class ProductsController(Controller):
     @patch(
         "/{product_id:uuid}",
         operation_id="updateProduct",
-        guards=[requires("vendor", "admin")],
+        guards=[requires("vendor", "admin", scope="products:write")],
         summary="Change a product (status too: draft, active, archived)",
     )
     async def update(
@@ -246,7 +247,7 @@ class ProductsController(Controller):
     @delete(
         "/{product_id:uuid}",
         operation_id="archiveProduct",
-        guards=[requires("vendor", "admin")],
+        guards=[requires("vendor", "admin", scope="products:write")],
         summary="Archive a product (orders keep referring to it)",
     )
     async def archive(self, product_id: FromPath[uuid.UUID], tx: Conn, principal: CurrentPrincipal) -> None:
@@ -256,7 +257,7 @@ class ProductsController(Controller):
         "/{product_id:uuid}/variants",
         operation_id="addVariant",
         status_code=201,
-        guards=[requires("vendor", "admin")],
+        guards=[requires("vendor", "admin", scope="products:write")],
         summary="Add a variant",
     )
     async def add_variant(
@@ -272,7 +273,7 @@ class ProductsController(Controller):
         "/{product_id:uuid}/variants/generate",
         operation_id="generateVariants",
         status_code=200,
-        guards=[requires("vendor", "admin")],
+        guards=[requires("vendor", "admin", scope="products:write")],
         summary="Add the missing combinations of the product's options",
     )
     async def generate(
@@ -287,7 +288,7 @@ class ProductsController(Controller):
     @patch(
         "/{product_id:uuid}/variants/{variant_id:uuid}",
         operation_id="updateVariant",
-        guards=[requires("vendor", "admin")],
+        guards=[requires("vendor", "admin", scope="products:write")],
         summary="Change a variant",
     )
     async def update_variant(
@@ -304,7 +305,7 @@ class ProductsController(Controller):
         "/{product_id:uuid}/variants/{variant_id:uuid}",
         operation_id="archiveVariant",
         status_code=200,
-        guards=[requires("vendor", "admin")],
+        guards=[requires("vendor", "admin", scope="products:write")],
         summary="Archive a variant",
     )
     async def archive_variant(
@@ -320,7 +321,7 @@ class ProductsController(Controller):
 class VendorProductsController(Controller):
     path = "/api/v1/vendor/products"
     tags = ["products"]
-    guards = [requires("vendor", "admin")]
+    guards = [requires("vendor", "admin", scope="products:read")]
 
     @get(
         "", operation_id="listVendorProducts", summary="Your products of every status (admins: any vendor's)"

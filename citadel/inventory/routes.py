@@ -30,7 +30,12 @@ class WarehousesController(Controller):
     path = "/api/v1/warehouses"
     tags = ["inventory"]
 
-    @get("", operation_id="listWarehouses", guards=[requires("vendor", "admin")], summary="Every warehouse")
+    @get(
+        "",
+        operation_id="listWarehouses",
+        guards=[requires("vendor", "admin", scope="stock:read")],
+        summary="Every warehouse",
+    )
     async def list_warehouses(self, conn: Conn) -> WarehouseList:
         return WarehouseList(items=await service.list_warehouses(conn))
 
@@ -47,7 +52,7 @@ class WarehousesController(Controller):
     @get(
         "/{warehouse_id:uuid}",
         operation_id="getWarehouse",
-        guards=[requires("vendor", "admin")],
+        guards=[requires("vendor", "admin", scope="stock:read")],
         summary="One warehouse",
     )
     async def get_warehouse(self, warehouse_id: FromPath[uuid.UUID], conn: Conn) -> Warehouse:
@@ -68,11 +73,11 @@ class WarehousesController(Controller):
 class InventoryController(Controller):
     path = "/api/v1/inventory"
     tags = ["inventory"]
-    guards = [requires("vendor", "admin")]
 
     @get(
         "/variants/{variant_id:uuid}",
         operation_id="getVariantStock",
+        guards=[requires("vendor", "admin", scope="stock:read")],
         summary="A variant's stock per warehouse",
     )
     async def variant_stock(
@@ -83,6 +88,7 @@ class InventoryController(Controller):
     @put(
         "/variants/{variant_id:uuid}/warehouses/{warehouse_id:uuid}",
         operation_id="setStock",
+        guards=[requires("vendor", "admin", scope="stock:write")],
         summary="Set what is on hand (a count), and the low-stock threshold",
     )
     async def set_stock(
@@ -98,6 +104,7 @@ class InventoryController(Controller):
     @post(
         "/adjustments",
         operation_id="adjustStock",
+        guards=[requires("vendor", "admin", scope="stock:write")],
         status_code=200,
         summary="Add or remove units, with a reason",
     )

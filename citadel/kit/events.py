@@ -20,6 +20,7 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 from nats.js.errors import NotFoundError
 
 from citadel.auth import models as auth_models
+from citadel.bulk import models as bulk_models
 from citadel.catalog import models as catalog_models
 from citadel.inventory import models as inventory_models
 from citadel.kit.db import Connection, load_queries
@@ -29,6 +30,7 @@ from citadel.orders import models as orders_models
 from citadel.payments import models as payments_models
 from citadel.settings import Settings
 from citadel.users import models as users_models
+from citadel.vendors import models as vendors_models
 
 Q = load_queries(__file__)
 
@@ -63,6 +65,12 @@ EVENT_TYPES: dict[str, type[Event]] = {
     "payments.failed": payments_models.PaymentFailed,
     "payments.voided": payments_models.PaymentVoided,
     "payments.refunded": payments_models.PaymentRefunded,
+    "vendors.applied": vendors_models.VendorApplied,
+    "vendors.status_changed": vendors_models.VendorStatusChanged,
+    "vendors.payout_created": vendors_models.PayoutCreated,
+    "vendors.payout_settled": vendors_models.PayoutSettled,
+    "vendors.bulk_job_queued": bulk_models.BulkJobQueued,
+    "vendors.bulk_job_finished": bulk_models.BulkJobFinished,
 }
 EVENT_NAMES: dict[type[Event], str] = {struct: name for name, struct in EVENT_TYPES.items()}
 DOMAINS: tuple[str, ...] = tuple(sorted({name.split(".", 1)[0] for name in EVENT_TYPES}))

@@ -41,6 +41,7 @@ from citadel.kit.runtime import Runtime
 access_logger = logging.getLogger("citadel.access")
 
 PageSize = Annotated[int, QueryParameter(ge=1, le=100, description="Items per page (at most 100).")]
+Cursor = Annotated[str | None, QueryParameter(max_length=1000, description="nextCursor of the previous page")]
 
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 CLIENT_IP_KEY = "citadel.client_ip"

@@ -13,7 +13,7 @@ from citadel.kit.structs import Event, Input, Model, Row
 from citadel.payments.models import Payment, Refund
 
 OrderStatus = Literal["pending", "paid", "processing", "shipped", "delivered", "cancelled", "refunded"]
-FulfilmentStatus = Literal["pending", "processing", "shipped", "delivered", "cancelled"]
+FulfilmentStatus = Literal["pending", "processing", "packed", "shipped", "delivered", "cancelled"]
 ORDER_STATUSES: tuple[str, ...] = (
     "pending",
     "paid",
@@ -304,3 +304,27 @@ class OrderCancelled(Event, frozen=True):
     user_id: uuid.UUID | None
     email: str
     reason: str
+
+
+class VendorFulfilment(Model):
+    """One vendor's part of an order, as that vendor sees it: what to pack, where it goes."""
+
+    id: uuid.UUID
+    order_id: uuid.UUID
+    order_number: str
+    order_status: OrderStatus
+    status: FulfilmentStatus
+    carrier: str | None
+    tracking_number: str | None
+    packed_at: datetime | None
+    shipped_at: datetime | None
+    delivered_at: datetime | None
+    shipping_address: CartAddress | None
+    shipping_method_name: str | None
+    placed_at: datetime
+    lines: list[OrderLine]
+
+
+class VendorFulfilmentPage(Model):
+    items: list[VendorFulfilment]
+    next_cursor: str | None

@@ -94,6 +94,7 @@ FROM fulfilments WHERE id = $1 FOR UPDATE;
 UPDATE fulfilments
 SET status = $2, updated_at = now(),
     carrier = COALESCE($3, carrier), tracking_number = COALESCE($4, tracking_number),
+    packed_at = CASE WHEN $2 = 'packed' THEN now() ELSE packed_at END,
     shipped_at = CASE WHEN $2 = 'shipped' THEN now() ELSE shipped_at END,
     delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE delivered_at END
 WHERE id = $1;
@@ -117,3 +118,23 @@ WHERE status = 'pending' AND holds_expire_at < now() AND id <> ALL($2::uuid[])
 ORDER BY holds_expire_at
 LIMIT $1
 FOR UPDATE SKIP LOCKED;
+
+-- name: vendor_fulfilments_source
+-- Fulfilments with what their vendor ships by (the listed rows of /api/v1/vendor/fulfilments).
+SELECT f.id, f.order_id, f.vendor_id, f.status, f.carrier, f.tracking_number, f.packed_at,
+       f.shipped_at, f.delivered_at, f.created_at, o.number AS order_number, o.status AS order_status,
+       o.shipping_address, o.shipping_method_name, o.placed_at
+FROM fulfilments f JOIN orders o ON o.id = f.order_id;
+
+-- name: lines_of_fulfilments
+SELECT id, order_id, fulfilment_id, position, product_id, variant_id, vendor_id, sku, name, quantity,
+       unit_price_amount, subtotal_amount, discount_amount, tax_amount, total_amount, tax_rate_ppm,
+       refunded_quantity
+FROM order_lines WHERE fulfilment_id = ANY($1::uuid[]) ORDER BY order_id, position;
+
+-- name: vendor_fulfilment
+SELECT f.id, f.order_id, f.vendor_id, f.status, f.carrier, f.tracking_number, f.packed_at,
+       f.shipped_at, f.delivered_at, f.created_at, o.number AS order_number, o.status AS order_status,
+       o.shipping_address, o.shipping_method_name, o.placed_at
+FROM fulfilments f JOIN orders o ON o.id = f.order_id
+WHERE f.id = $1;

@@ -90,25 +90,26 @@ class OrderLookupController(Controller):
 
 
 class FulfilmentsController(Controller):
+    """Admins move any vendor's fulfilment; vendors use ``/api/v1/vendor/fulfilments``."""
+
     path = "/api/v1/fulfilments"
     tags = ["orders"]
-    guards = [requires("vendor", "admin")]
+    guards = [requires("admin")]
 
-    @post(
-        "/{fulfilment_id:uuid}/start",
-        operation_id="startFulfilment",
-        status_code=200,
-        summary="Start packing",
-    )
+    @post("/{fulfilment_id:uuid}/start", operation_id="startFulfilment", status_code=200, summary="Start it")
     async def start(self, fulfilment_id: FromPath[uuid.UUID], tx: Conn, principal: CurrentPrincipal) -> Order:
-        return await service.advance_fulfilment(tx, principal, fulfilment_id, "start")
+        return await service.view(tx, await service.advance_fulfilment(tx, principal, fulfilment_id, "start"))
 
     @post(
-        "/{fulfilment_id:uuid}/ship",
-        operation_id="shipFulfilment",
-        status_code=200,
-        summary="Hand it to the carrier",
+        "/{fulfilment_id:uuid}/pack", operation_id="packFulfilment", status_code=200, summary="Mark it packed"
     )
+    async def pack(self, fulfilment_id: FromPath[uuid.UUID], tx: Conn, principal: CurrentPrincipal) -> Order:
+        return await service.view(tx, await service.advance_fulfilment(tx, principal, fulfilment_id, "pack"))
+
+    @post(
+        "/{fulfilment_id:uuid}/ship", operation_id="shipFulfilment", status_code=200,
+        summary="Hand it to the carrier",
+    )  # fmt: skip
     async def ship(
         self,
         fulfilment_id: FromPath[uuid.UUID],
@@ -116,18 +117,19 @@ class FulfilmentsController(Controller):
         tx: Conn,
         principal: CurrentPrincipal,
     ) -> Order:
-        return await service.advance_fulfilment(tx, principal, fulfilment_id, "ship", data)
+        order = await service.advance_fulfilment(tx, principal, fulfilment_id, "ship", data)
+        return await service.view(tx, order)
 
     @post(
-        "/{fulfilment_id:uuid}/deliver",
-        operation_id="deliverFulfilment",
-        status_code=200,
+        "/{fulfilment_id:uuid}/deliver", operation_id="deliverFulfilment", status_code=200,
         summary="Mark it delivered",
-    )
+    )  # fmt: skip
     async def deliver(
         self, fulfilment_id: FromPath[uuid.UUID], tx: Conn, principal: CurrentPrincipal
     ) -> Order:
-        return await service.advance_fulfilment(tx, principal, fulfilment_id, "deliver")
+        return await service.view(
+            tx, await service.advance_fulfilment(tx, principal, fulfilment_id, "deliver")
+        )
 
 
 class PaymentsController(Controller):

@@ -35,7 +35,12 @@ async def test_query_prepares(database_url: str, file: str, name: str, sql: str)
             if conn.is_in_transaction():
                 await conn.execute("ROLLBACK")
         else:
-            await conn.prepare(sql)
+            async with conn.transaction():
+                # the file's temporary tables first: its queries may read them
+                for other in dict(Queries(Path(citadel.__file__).parent / file).items()).values():
+                    if other.lstrip().upper().startswith("CREATE TEMPORARY TABLE"):
+                        await conn.execute(other)
+                await conn.prepare(sql)
     finally:
         await conn.close()
 

@@ -55,29 +55,34 @@ async def test_fulfilments_per_vendor_drive_the_status(client: AppClient, worker
     assert len(order["fulfilments"]) == 2
     by_vendor = {f["vendorId"]: f["id"] for f in order["fulfilments"]}
     mine_f, theirs_f = by_vendor[str(shop.seller.vendor_id)], by_vendor[str(other.vendor_id)]
-    foreign = await client.post(f"/api/v1/fulfilments/{theirs_f}/start", headers=shop.seller.headers)
+    foreign = await client.post(f"/api/v1/vendor/fulfilments/{theirs_f}/start", headers=shop.seller.headers)
     assert (foreign.status_code, foreign.json()["code"]) == (404, "fulfilment_not_found")
-    started = await client.post(f"/api/v1/fulfilments/{mine_f}/start", headers=shop.seller.headers)
-    assert started.json()["status"] == "processing"
+    vendors_route = await client.post(f"/api/v1/fulfilments/{mine_f}/start", headers=shop.seller.headers)
+    assert (vendors_route.status_code, vendors_route.json()["code"]) == (403, "role_required")
+    started = await client.post(f"/api/v1/vendor/fulfilments/{mine_f}/start", headers=shop.seller.headers)
+    assert (started.json()["status"], started.json()["orderStatus"]) == ("processing", "processing")
+    assert {line["vendorId"] for line in started.json()["lines"]} == {str(shop.seller.vendor_id)}
+    packed = await client.post(f"/api/v1/vendor/fulfilments/{mine_f}/pack", headers=shop.seller.headers)
+    assert packed.json()["status"] == "packed" and packed.json()["packedAt"]
     shipped = await client.post(
-        f"/api/v1/fulfilments/{mine_f}/ship", json={"carrier": "UPS", "trackingNumber": "1Z999"},
+        f"/api/v1/vendor/fulfilments/{mine_f}/ship", json={"carrier": "UPS", "trackingNumber": "1Z999"},
         headers=shop.seller.headers,
     )  # fmt: skip
-    assert shipped.json()["status"] == "processing"  # the other vendor has not shipped yet
+    assert shipped.json()["orderStatus"] == "processing"  # the other vendor has not shipped yet
     cancel = await client.post(f"/api/v1/orders/{order['id']}/cancel", json={}, headers=shop.admin.headers)
     assert (cancel.status_code, cancel.json()["code"]) == (409, "invalid_transition")
     shipped = await client.post(
-        f"/api/v1/fulfilments/{theirs_f}/ship", json={"carrier": "DHL", "trackingNumber": "JD01"},
+        f"/api/v1/vendor/fulfilments/{theirs_f}/ship", json={"carrier": "DHL", "trackingNumber": "JD01"},
         headers=other.headers,
     )  # fmt: skip
-    assert shipped.json()["status"] == "shipped"
+    assert shipped.json()["orderStatus"] == "shipped"
     again = await client.post(
-        f"/api/v1/fulfilments/{theirs_f}/ship", json={"carrier": "DHL", "trackingNumber": "JD01"},
+        f"/api/v1/vendor/fulfilments/{theirs_f}/ship", json={"carrier": "DHL", "trackingNumber": "JD01"},
         headers=other.headers,
     )  # fmt: skip
     assert (again.status_code, again.json()["code"]) == (409, "invalid_transition")
-    for fulfilment, who in ((mine_f, shop.seller), (theirs_f, other)):
-        done = await client.post(f"/api/v1/fulfilments/{fulfilment}/deliver", headers=who.headers)
+    for fulfilment in (mine_f, theirs_f):  # the carrier's word, through an admin
+        done = await client.post(f"/api/v1/fulfilments/{fulfilment}/deliver", headers=shop.admin.headers)
     body = done.json()
     assert body["status"] == "delivered"
     assert [h["toStatus"] for h in body["history"]] == [
@@ -109,7 +114,7 @@ async def test_an_unpaid_order_cannot_ship(client: AppClient) -> None:
     cart = await ship_to(client, shopper, shop)
     order = (await checkout(client, shopper, cart["totals"]["totalAmount"], provider="manual")).json()
     fulfilment = order["fulfilments"][0]["id"]
-    refused = await client.post(f"/api/v1/fulfilments/{fulfilment}/start", headers=shop.seller.headers)
+    refused = await client.post(f"/api/v1/vendor/fulfilments/{fulfilment}/start", headers=shop.seller.headers)
     assert (refused.status_code, refused.json()["code"]) == (409, "order_not_paid")
 
 

@@ -23,6 +23,7 @@ from citadel.orders.service.transitions import (
     process_payment,
     refund,
 )
+from citadel.orders.service.vendor import vendor_fulfilment, vendor_fulfilments
 
 __all__ = [
     "FulfilmentNotFound",
@@ -43,5 +44,7 @@ __all__ = [
     "placed_view",
     "process_payment",
     "refund",
+    "vendor_fulfilment",
+    "vendor_fulfilments",
     "view",
 ]

@@ -26,6 +26,7 @@ from citadel.kit.events import emit
 from citadel.orders.models import (
     Order,
     OrderCancelled,
+    OrderLineRow,
     OrderPaid,
     OrderRow,
     OrderStatus,
@@ -37,6 +38,7 @@ from citadel.orders.service.reads import fulfilments_of, lines_of, may_see, orde
 from citadel.payments import service as payments
 from citadel.payments.models import PaymentRow
 from citadel.pricing import service as pricing
+from citadel.vendors import commissions
 from citadel.vendors import service as vendors
 
 Q = load_queries(__file__)
@@ -62,7 +64,8 @@ PATHS: dict[tuple[str, str], tuple[OrderStatus, ...]] = {
 }
 FULFILMENT_STEPS: dict[str, dict[str, str]] = {
     "start": {"pending": "processing"},
-    "ship": {"pending": "shipped", "processing": "shipped"},
+    "pack": {"pending": "packed", "processing": "packed"},
+    "ship": {"pending": "shipped", "processing": "shipped", "packed": "shipped"},
     "deliver": {"shipped": "delivered"},
 }
 
@@ -228,9 +231,9 @@ async def advance_fulfilment(
     fulfilment_id: uuid.UUID,
     step: str,
     shipment: Shipment | None = None,
-) -> Order:
-    """Start, ship or deliver one vendor's part of an order (that vendor, or an admin), then let
-    the order's status follow its fulfilments."""
+) -> OrderRow:
+    """Start, pack, ship or deliver one vendor's part of an order (that vendor, or an admin),
+    then let the order's status follow its fulfilments; a delivery books the lines' commissions."""
     row = await conn.fetchrow(Q.get_fulfilment_for_update, fulfilment_id)
     if row is None:
         raise FulfilmentNotFound()
@@ -256,9 +259,11 @@ async def advance_fulfilment(
         derived = "delivered"
     elif parts and all(s in {"shipped", "delivered"} for s in parts):
         derived = "shipped"
+    if target == "delivered":
+        await commissions.book_delivered(conn, fulfilment_id)
     for status in PATHS.get((order.status, derived), ()):
         order = await _transition(conn, order, status, f"fulfilment {step}", principal.user_id)
-    return await view(conn, await order_row(conn, order.id))
+    return order
 
 
 # --- refunds ---------------------------------------------------------------------------------------
@@ -274,6 +279,7 @@ async def refund(conn: Connection, principal: Principal, order_id: uuid.UUID, da
     lines = {line.id: line for line in await lines_of(conn, order.id)}
     errors: list[FieldError] = []
     amount_of_lines = 0
+    by_line: dict[uuid.UUID, int] = {}
     for i, item in enumerate(data.lines):
         line = lines.get(item.line_id)
         if line is None:
@@ -289,7 +295,9 @@ async def refund(conn: Connection, principal: Principal, order_id: uuid.UUID, da
             # the line's total split over its units so the parts add up to it; the next units
             # refunded take the next parts
             parts = money.allocate(line.total_amount, array("q", [1] * line.quantity))
-            amount_of_lines += sum(parts[line.refunded_quantity : line.refunded_quantity + item.quantity])
+            share = sum(parts[line.refunded_quantity : line.refunded_quantity + item.quantity])
+            by_line[line.id] = by_line.get(line.id, 0) + share
+            amount_of_lines += share
     if errors:
         raise ValidationFailed("Some lines cannot be refunded.", errors=errors)
     if data.restock and not data.lines:
@@ -306,7 +314,7 @@ async def refund(conn: Connection, principal: Principal, order_id: uuid.UUID, da
     record: list[dict[str, str | int]] = [
         {"lineId": str(i.line_id), "quantity": i.quantity} for i in data.lines
     ]
-    await payments.refund(
+    made = await payments.refund(
         conn,
         payment,
         amount,
@@ -314,6 +322,9 @@ async def refund(conn: Connection, principal: Principal, order_id: uuid.UUID, da
         reason=data.reason,
         lines=record,
         actor_id=principal.user_id,
+    )
+    await commissions.reverse_refund(
+        conn, made.id, _refund_shares(amount, by_line, lines), {i: x.total_amount for i, x in lines.items()}
     )
     await conn.execute(Q.add_refunded, order.id, amount)
     if data.lines:
@@ -328,3 +339,16 @@ async def refund(conn: Connection, principal: Principal, order_id: uuid.UUID, da
     if order.refunded_amount + amount >= order.total_amount:
         await _transition(conn, order, "refunded", data.reason, principal.user_id)
     return await view(conn, await order_row(conn, order.id))
+
+
+def _refund_shares(
+    amount: int, by_line: dict[uuid.UUID, int], lines: dict[uuid.UUID, OrderLineRow]
+) -> dict[uuid.UUID, int]:
+    """What a refund takes of each line: the named lines' shares (scaled to the amount when one is
+    given), or else the amount spread over every line by its total; the parts add up to it."""
+    weights = by_line or {i: x.total_amount for i, x in lines.items()}
+    ids = [i for i, w in weights.items() if w > 0]
+    if not ids:
+        return {}
+    parts = money.allocate(amount, array("q", [weights[i] for i in ids]))
+    return dict(zip(ids, parts, strict=True))

@@ -1,0 +1,306 @@
+"""Bulk upsert of a vendor's products and variants, keyed by the vendor's SKUs.
+
+Each row is checked on its own first (its fields; a SKU used twice in the batch; an unknown
+category; a SKU that belongs to another of the vendor's products; a slug another product has);
+rows that fail are answered with their errors and the rest go on. The valid rows are then
+written set-wise: COPY into temporary tables, one upsert of the products (identical ones left
+untouched, so they answer ``unchanged``), one upsert of their variants. Every created or changed
+product has its events written to the outbox in one statement and its cached page dropped after
+commit; PostgreSQL search follows by its triggers, Elasticsearch by the catalog events.
+"""
+
+import uuid
+from typing import Any, NamedTuple
+
+import msgspec
+
+from citadel.bulk.models import BulkProduct, BulkResult, BulkSummary, RowResult, RowStatus
+from citadel.bulk.parse import Parsed, row_error, split_valid
+from citadel.catalog.models import (
+    PRODUCT_LISTS_TOPIC,
+    PRODUCT_SLUGS_TOPIC,
+    PRODUCT_TOPIC,
+    SEARCH_TOPIC,
+    PriceChanged,
+    ProductArchived,
+    ProductCreated,
+    ProductUpdated,
+)
+from citadel.kit.db import Connection, load_queries
+from citadel.kit.events import emit_many
+from citadel.kit.ids import uuid7
+from citadel.kit.money import CURRENCY_EXPONENTS
+from citadel.kit.structs import Event
+from citadel.kit.text import slugify
+
+Q = load_queries(__file__)
+
+_PRODUCT_COLUMNS = (
+    "id", "vendor_sku", "category_id", "name", "slug", "description", "brand", "tags", "attributes",
+    "options", "images", "status", "price_amount", "compare_at_amount", "currency", "weight_grams",
+    "length_mm", "width_mm", "height_mm",
+)  # fmt: skip
+_VARIANT_COLUMNS = (
+    "id", "vendor_sku", "sku", "name", "option_values", "price_amount", "price_adjustment", "barcode",
+    "weight_grams", "position",
+)  # fmt: skip
+
+
+class Before(NamedTuple):
+    """What a row's product was before the batch."""
+
+    product_id: uuid.UUID
+    slug: str
+    status: str
+    price_amount: int
+
+
+def summarize(results: list[RowResult]) -> BulkResult:
+    counts = {"created": 0, "updated": 0, "unchanged": 0, "error": 0}
+    for r in results:
+        counts[r.status] += 1
+    results.sort(key=lambda r: r.row)
+    return BulkResult(
+        summary=BulkSummary(
+            rows=len(results), created=counts["created"], updated=counts["updated"],
+            unchanged=counts["unchanged"], errors=counts["error"],
+        ),
+        results=results,
+    )  # fmt: skip
+
+
+def _variants_of(p: BulkProduct) -> list[dict[str, Any]]:
+    if not p.variants:
+        default: dict[str, Any] = {"sku": p.sku, "name": "Default", "option_values": {}, "price_amount": None}
+        return [
+            default | {"price_adjustment": 0, "barcode": None, "weight_grams": p.weight_grams, "position": 0}
+        ]
+    return [
+        {
+            "sku": v.sku, "name": v.name or (" / ".join(v.option_values.values()) or v.sku),
+            "option_values": v.option_values, "price_amount": v.price_amount,
+            "price_adjustment": v.price_adjustment, "barcode": v.barcode, "weight_grams": v.weight_grams,
+            "position": v.position or i,
+        }
+        for i, v in enumerate(p.variants)
+    ]  # fmt: skip
+
+
+def _row_problems(p: BulkProduct) -> tuple[str, str, str] | None:
+    """A row's own inconsistency: (field, message, code), or None."""
+    if p.currency not in CURRENCY_EXPONENTS:
+        return "currency", "Not a known currency", "invalid_currency"
+    if p.compare_at_amount is not None and p.compare_at_amount <= p.price_amount:
+        return "compareAtAmount", "Must be above priceAmount", "out_of_range"
+    axes = {o.name: set(o.values) for o in p.options}
+    for i, v in enumerate(p.variants):
+        for name, value in v.option_values.items():
+            if name not in axes or value not in axes[name]:
+                return (
+                    f"variants[{i}].optionValues.{name}",
+                    "Not one of the product's options",
+                    "invalid_option",
+                )
+        if v.price_amount is None and p.price_amount + v.price_adjustment < 0:
+            return f"variants[{i}].priceAdjustment", "The price would be negative", "out_of_range"
+    return None
+
+
+Checked = tuple[int, BulkProduct, uuid.UUID, "Before | None"]  # row, product, its id, what it was
+
+
+async def upsert(conn: Connection, vendor_id: uuid.UUID, parsed: list[Parsed]) -> BulkResult:
+    batch = _Batch(conn, vendor_id, parsed)
+    rows = batch.screen()
+    checked = await batch.resolve(rows)
+    records, variants, accepted = await batch.assign_slugs(checked)
+    if accepted:
+        written, touched = await batch.write(records, variants)
+        await batch.answer(accepted, written, touched)
+    return summarize(batch.results)
+
+
+class _Batch:
+    def __init__(self, conn: Connection, vendor_id: uuid.UUID, parsed: list[Parsed]) -> None:
+        self.conn = conn
+        self.vendor_id = vendor_id
+        self.valid, self.results = split_valid(parsed, BulkProduct)
+        self.changed_fields = {
+            p.row: sorted(str(k) for k in p.value if k != "sku")  # the API names the row sent
+            for p in parsed
+            if isinstance(p.value, dict)
+        }
+        self.skus: set[str] = set()
+        self.categories: dict[str, uuid.UUID] = {}
+        self.adopt: dict[str, uuid.UUID] = {}
+        self.slugs_of: dict[uuid.UUID, str] = {}
+
+    def fail(self, row: int, key: str, field: str, message: str, code: str) -> None:
+        self.results.append(row_error(row, key, field, message, code))
+
+    def screen(self) -> list[tuple[int, BulkProduct]]:
+        """Each row alone, and SKUs used twice in the batch (the first row keeps them)."""
+        rows: list[tuple[int, BulkProduct]] = []
+        keys: set[str] = set()
+        for row, p in self.valid:
+            problem = _row_problems(p)
+            skus = [v["sku"] for v in _variants_of(p)]
+            if problem is not None:
+                self.fail(row, p.sku, *problem)
+            elif p.sku in keys or any(s in self.skus for s in skus) or len(set(skus)) != len(skus):
+                self.fail(row, p.sku, "sku", "A SKU used by an earlier row of this batch", "duplicate_sku")
+            else:
+                keys.add(p.sku)
+                self.skus.update(skus)
+                rows.append((row, p))
+        return rows
+
+    async def resolve(self, rows: list[tuple[int, BulkProduct]]) -> list[Checked]:
+        """What exists: categories, the vendor's products by key and its variants by SKU."""
+        conn, vendor_id = self.conn, self.vendor_id
+        slugs = sorted({p.category for _, p in rows if p.category})
+        if slugs:
+            self.categories = {r["slug"]: r["id"] for r in await conn.fetch(Q.categories_by_slug, slugs)}
+        existing = {
+            r["vendor_sku"]: r
+            for r in await conn.fetch(Q.products_by_key, vendor_id, [p.sku for _, p in rows])
+        }
+        owners = {r["sku"]: r for r in await conn.fetch(Q.variants_by_sku, vendor_id, sorted(self.skus))}
+        checked: list[Checked] = []
+        for row, p in rows:
+            if p.category and p.category not in self.categories:
+                self.fail(row, p.sku, "category", f"No category {p.category!r}", "unknown_category")
+                continue
+            before: Before | None = None
+            if p.sku in existing:
+                r = existing[p.sku]
+                before = Before(r["id"], r["slug"], r["status"], r["price_amount"])
+            elif p.sku in owners and owners[p.sku]["vendor_sku"] is None:
+                r = owners[p.sku]  # made through the product API: the product takes its SKU as its key
+                before = Before(r["product_id"], r["slug"], r["status"], r["price_amount"])
+                self.adopt[p.sku] = r["product_id"]
+            product_id = before.product_id if before else uuid7()
+            theirs = (v["sku"] for v in _variants_of(p) if v["sku"] in owners)
+            clash = next((s for s in theirs if owners[s]["product_id"] != product_id), None)
+            if clash is not None:
+                self.fail(row, p.sku, "sku", f"SKU {clash} belongs to another of your products", "sku_taken")
+                continue
+            checked.append((row, p, product_id, before))
+        return checked
+
+    async def assign_slugs(
+        self, checked: list[Checked]
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[Checked]]:
+        """Existing products keep their slug unless a row sets one; new ones take their name's."""
+        wanted: dict[int, list[str]] = {}
+        for row, p, _, before in checked:
+            if p.slug:
+                wanted[row] = [p.slug]
+            elif before is None:
+                base = slugify(p.name)[:100] or "product"
+                wanted[row] = [base, f"{base}-{slugify(p.sku)}"[:120]]
+        candidates = sorted({s for options in wanted.values() for s in options})
+        taken: dict[str, uuid.UUID] = {}
+        if candidates:
+            taken = {r["slug"]: r["id"] for r in await self.conn.fetch(Q.slugs_taken, candidates)}
+        records: list[tuple[Any, ...]] = []
+        variants: list[tuple[Any, ...]] = []
+        accepted: list[Checked] = []
+        for row, p, product_id, before in checked:
+            slug = before.slug if before is not None else ""
+            if row in wanted:
+                free = next((s for s in wanted[row] if taken.get(s, product_id) == product_id), None)
+                if free is None:
+                    self.fail(row, p.sku, "slug", "Another product has this slug", "slug_taken")
+                    continue
+                slug = free
+                taken[free] = product_id
+            records.append(self._record(p, product_id, slug))
+            self.slugs_of[product_id] = slug
+            variants.extend(
+                tuple(({"id": uuid7(), "vendor_sku": p.sku} | v)[c] for c in _VARIANT_COLUMNS)
+                for v in _variants_of(p)
+            )
+            accepted.append((row, p, product_id, before))
+        return records, variants, accepted
+
+    def _record(self, p: BulkProduct, product_id: uuid.UUID, slug: str) -> tuple[Any, ...]:
+        values = {
+            "id": product_id, "vendor_sku": p.sku,
+            "category_id": self.categories.get(p.category) if p.category else None,
+            "name": p.name.strip(), "slug": slug, "description": p.description, "brand": p.brand,
+            "tags": sorted({t.strip().lower() for t in p.tags}), "attributes": p.attributes,
+            "options": msgspec.to_builtins(p.options), "images": msgspec.to_builtins(p.images),
+            "status": p.status, "price_amount": p.price_amount, "compare_at_amount": p.compare_at_amount,
+            "currency": p.currency, "weight_grams": p.weight_grams, "length_mm": p.length_mm,
+            "width_mm": p.width_mm, "height_mm": p.height_mm,
+        }  # fmt: skip
+        return tuple(values[c] for c in _PRODUCT_COLUMNS)
+
+    async def write(
+        self, records: list[tuple[Any, ...]], variants: list[tuple[Any, ...]]
+    ) -> tuple[dict[str, Any], set[uuid.UUID]]:
+        """COPY into temporary tables, then one upsert of products and one of their variants."""
+        conn, vendor_id = self.conn, self.vendor_id
+        if self.adopt:
+            await conn.execute(Q.adopt_products, vendor_id, list(self.adopt.values()), list(self.adopt))
+        await conn.execute(Q.create_bulk_products)
+        await conn.execute(Q.create_bulk_variants)
+        await conn.copy_records_to_table("bulk_products", records=records, columns=_PRODUCT_COLUMNS)
+        await conn.copy_records_to_table("bulk_variants", records=variants, columns=_VARIANT_COLUMNS)
+        written = {r["vendor_sku"]: r for r in await conn.fetch(Q.upsert_products, vendor_id)}
+        touched = {r["product_id"] for r in await conn.fetch(Q.upsert_variants, vendor_id)}
+        return written, touched
+
+    async def answer(self, accepted: list[Checked], written: dict[str, Any], touched: set[uuid.UUID]) -> None:
+        """Each row's answer; the events of what changed; the cached pages of what changed."""
+        conn, vendor_id = self.conn, self.vendor_id
+        events: list[tuple[Event, uuid.UUID | str]] = []
+        any_public = False
+        for row, p, product_id, before in accepted:
+            hit = written.get(p.sku)
+            actual = hit["id"] if hit is not None else product_id  # a concurrent call may have made it
+            slug = self.slugs_of[product_id]
+            status: RowStatus = "unchanged"
+            if hit is not None and hit["created"]:
+                status = "created"
+                created = ProductCreated(product_id=actual, vendor_id=vendor_id, status=p.status, slug=slug)
+                events.append((created, actual))
+            elif hit is not None or actual in touched:
+                status = "updated"
+                fields = self.changed_fields.get(row, [])
+                events.append(
+                    (ProductUpdated(product_id=actual, vendor_id=vendor_id, changed=fields), actual)
+                )
+                if before is not None and hit is not None:
+                    events.extend(_follow_ups(before, p, actual, vendor_id))
+                    if before.slug != slug:
+                        conn.invalidate_after_commit(PRODUCT_SLUGS_TOPIC, before.slug)
+            self.results.append(RowResult(row=row, key=p.sku, status=status, id=actual))
+            if status != "unchanged":
+                conn.invalidate_after_commit(PRODUCT_TOPIC, str(actual))
+                any_public = any_public or "active" in (p.status, before.status if before else "")
+        if events:
+            await emit_many(conn, events)
+        if any_public:
+            conn.invalidate_after_commit(PRODUCT_LISTS_TOPIC, "*")
+            conn.invalidate_after_commit(SEARCH_TOPIC, "*")
+
+
+def _follow_ups(
+    before: "Before", p: BulkProduct, product_id: uuid.UUID, vendor_id: uuid.UUID
+) -> list[tuple[Event, uuid.UUID | str]]:
+    out: list[tuple[Event, uuid.UUID | str]] = []
+    if before.price_amount != p.price_amount:
+        out.append(
+            (
+                PriceChanged(
+                    product_id=product_id, variant_id=None, currency=p.currency,
+                    old_amount=before.price_amount, new_amount=p.price_amount,
+                ),
+                product_id,
+            )
+        )  # fmt: skip
+    if p.status == "archived" and before.status != "archived":
+        out.append((ProductArchived(product_id=product_id, vendor_id=vendor_id), product_id))
+    return out

@@ -1,0 +1,237 @@
+-- Vendors' bulk writes: set-wise, through temporary tables and arrays, never row by row.
+
+-- Products ----------------------------------------------------------------------------------------
+
+-- name: categories_by_slug
+SELECT slug, id FROM categories WHERE slug = ANY($1::text[]);
+
+-- name: products_by_key
+SELECT id, vendor_sku, slug, status, price_amount, compare_at_amount, currency
+FROM products WHERE vendor_id = $1 AND vendor_sku = ANY($2::text[]);
+
+-- name: variants_by_sku
+SELECT v.sku, v.id, v.product_id, p.vendor_sku, p.slug, p.status, p.price_amount, p.currency,
+       p.compare_at_amount
+FROM product_variants v JOIN products p ON p.id = v.product_id
+WHERE v.vendor_id = $1 AND v.sku = ANY($2::text[]);
+
+-- name: slugs_taken
+SELECT slug, id FROM products WHERE slug = ANY($1::text[]);
+
+-- name: adopt_products
+-- Products made before they had a key (through the product API) take the key of their variant's SKU.
+UPDATE products p SET vendor_sku = t.key
+FROM unnest($2::uuid[], $3::text[]) AS t (id, key)
+WHERE p.id = t.id AND p.vendor_id = $1 AND p.vendor_sku IS NULL;
+
+-- name: create_bulk_products
+CREATE TEMPORARY TABLE bulk_products (
+    id uuid, vendor_sku text, category_id uuid, name text, slug text, description text, brand text,
+    tags text[], attributes jsonb, options jsonb, images jsonb, status text, price_amount bigint,
+    compare_at_amount bigint, currency text, weight_grams integer, length_mm integer,
+    width_mm integer, height_mm integer
+) ON COMMIT DROP;
+
+-- name: create_bulk_variants
+CREATE TEMPORARY TABLE bulk_variants (
+    id uuid, vendor_sku text, sku text, name text, option_values jsonb, price_amount bigint,
+    price_adjustment bigint, barcode text, weight_grams integer, position integer
+) ON COMMIT DROP;
+
+-- name: upsert_products
+-- The batch's products, keyed by (vendor $1, vendor_sku): new ones inserted, changed ones updated,
+-- identical ones left alone (not returned).
+INSERT INTO products AS p (id, vendor_id, vendor_sku, category_id, name, slug, description, brand, tags,
+                           attributes, options, images, status, price_amount, compare_at_amount,
+                           currency, weight_grams, length_mm, width_mm, height_mm, published_at)
+SELECT b.id, $1, b.vendor_sku, b.category_id, b.name, b.slug, b.description, b.brand, b.tags,
+       b.attributes, b.options, b.images, b.status, b.price_amount, b.compare_at_amount, b.currency,
+       b.weight_grams, b.length_mm, b.width_mm, b.height_mm,
+       CASE WHEN b.status = 'active' THEN now() END
+FROM bulk_products b
+ON CONFLICT (vendor_id, vendor_sku) DO UPDATE SET
+    category_id = EXCLUDED.category_id, name = EXCLUDED.name, slug = EXCLUDED.slug,
+    description = EXCLUDED.description, brand = EXCLUDED.brand, tags = EXCLUDED.tags,
+    attributes = EXCLUDED.attributes, options = EXCLUDED.options, images = EXCLUDED.images,
+    status = EXCLUDED.status, price_amount = EXCLUDED.price_amount,
+    compare_at_amount = EXCLUDED.compare_at_amount, currency = EXCLUDED.currency,
+    weight_grams = EXCLUDED.weight_grams, length_mm = EXCLUDED.length_mm,
+    width_mm = EXCLUDED.width_mm, height_mm = EXCLUDED.height_mm,
+    published_at = COALESCE(p.published_at, EXCLUDED.published_at), updated_at = now()
+WHERE (p.category_id, p.name, p.slug, p.description, p.brand, p.tags, p.attributes, p.options,
+       p.images, p.status, p.price_amount, p.compare_at_amount, p.currency, p.weight_grams,
+       p.length_mm, p.width_mm, p.height_mm)
+      IS DISTINCT FROM
+      (EXCLUDED.category_id, EXCLUDED.name, EXCLUDED.slug, EXCLUDED.description, EXCLUDED.brand,
+       EXCLUDED.tags, EXCLUDED.attributes, EXCLUDED.options, EXCLUDED.images, EXCLUDED.status,
+       EXCLUDED.price_amount, EXCLUDED.compare_at_amount, EXCLUDED.currency, EXCLUDED.weight_grams,
+       EXCLUDED.length_mm, EXCLUDED.width_mm, EXCLUDED.height_mm)
+RETURNING p.id, p.vendor_sku, (p.xmax = 0) AS created;
+
+-- name: upsert_variants
+-- The batch's variants by (vendor $1, sku), each under its row's product; a SKU of another
+-- product is never moved (the service refuses those rows before). Returns the products touched.
+INSERT INTO product_variants AS v (id, product_id, vendor_id, sku, barcode, name, option_values,
+                                   price_amount, price_adjustment, weight_grams, position)
+SELECT b.id, p.id, $1, b.sku, b.barcode, b.name, b.option_values, b.price_amount, b.price_adjustment,
+       b.weight_grams, b.position
+FROM bulk_variants b
+JOIN products p ON p.vendor_id = $1 AND p.vendor_sku = b.vendor_sku
+ON CONFLICT (vendor_id, sku) DO UPDATE SET
+    barcode = EXCLUDED.barcode, name = EXCLUDED.name, option_values = EXCLUDED.option_values,
+    price_amount = EXCLUDED.price_amount, price_adjustment = EXCLUDED.price_adjustment,
+    weight_grams = EXCLUDED.weight_grams, position = EXCLUDED.position, status = 'active',
+    updated_at = now()
+WHERE v.product_id = EXCLUDED.product_id
+  AND (v.barcode, v.name, v.option_values, v.price_amount, v.price_adjustment, v.weight_grams,
+       v.position, v.status)
+      IS DISTINCT FROM
+      (EXCLUDED.barcode, EXCLUDED.name, EXCLUDED.option_values, EXCLUDED.price_amount,
+       EXCLUDED.price_adjustment, EXCLUDED.weight_grams, EXCLUDED.position, 'active')
+RETURNING v.product_id;
+
+-- Stock -------------------------------------------------------------------------------------------
+
+-- name: variants_of_vendor
+SELECT sku, id FROM product_variants WHERE vendor_id = $1 AND sku = ANY($2::text[]);
+
+-- name: warehouses_by_code
+SELECT code, id FROM warehouses WHERE code = ANY($1::text[]);
+
+-- name: ensure_stock_rows
+-- Rows the batch needs, made empty first so that all of them can be locked before any is read.
+INSERT INTO stock (variant_id, warehouse_id)
+SELECT * FROM unnest($1::uuid[], $2::uuid[])
+ON CONFLICT DO NOTHING;
+
+-- name: apply_stock
+-- New on-hand counts (and thresholds where $5 says so) for locked rows, with their ledger rows.
+WITH input AS (
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::int[], $5::bool[], $6::int[],
+                         $7::text[], $8::text[])
+             AS t (variant_id, warehouse_id, on_hand, threshold, set_threshold, delta, reason, reference)
+), changed AS (
+    UPDATE stock s
+    SET on_hand = i.on_hand,
+        low_stock_threshold = CASE WHEN i.set_threshold THEN i.threshold ELSE s.low_stock_threshold END,
+        updated_at = now()
+    FROM input i
+    WHERE s.variant_id = i.variant_id AND s.warehouse_id = i.warehouse_id
+    RETURNING s.variant_id
+)
+INSERT INTO stock_movements (variant_id, warehouse_id, on_hand_delta, reason, reference, actor_id)
+SELECT variant_id, warehouse_id, delta, reason, reference, $9 FROM input WHERE delta <> 0;
+
+-- name: lock_products
+SELECT id FROM products WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE;
+
+-- name: refresh_products_in_stock
+-- Whether each product has an active variant with stock to offer (after the batch's changes).
+UPDATE products p
+SET in_stock = EXISTS (SELECT 1 FROM product_variants v
+                       JOIN stock s ON s.variant_id = v.id
+                       JOIN warehouses w ON w.id = s.warehouse_id
+                       WHERE v.product_id = p.id AND v.status = 'active' AND w.is_active
+                         AND s.on_hand > s.reserved)
+WHERE p.id = ANY($1::uuid[])
+RETURNING p.id, p.in_stock, p.status;
+
+-- Prices ------------------------------------------------------------------------------------------
+
+-- name: price_targets
+-- The variants of SKUs $2 of vendor $1 with their products, locked (in id order).
+SELECT v.sku, v.id AS variant_id, v.price_amount AS variant_price, p.id AS product_id, p.vendor_sku,
+       p.currency, p.price_amount, p.compare_at_amount,
+       (SELECT count(*) FROM product_variants o WHERE o.product_id = p.id)::int AS variants
+FROM product_variants v JOIN products p ON p.id = v.product_id
+WHERE v.vendor_id = $1 AND v.sku = ANY($2::text[])
+ORDER BY p.id, v.id
+FOR UPDATE OF p, v;
+
+-- name: products_by_key_for_update
+SELECT id, vendor_sku, currency, price_amount, compare_at_amount
+FROM products WHERE vendor_id = $1 AND vendor_sku = ANY($2::text[])
+ORDER BY id
+FOR UPDATE;
+
+-- name: set_product_prices
+UPDATE products p SET price_amount = t.price, compare_at_amount = t.compare_at, updated_at = now()
+FROM unnest($2::uuid[], $3::bigint[], $4::bigint[]) AS t (id, price, compare_at)
+WHERE p.id = t.id AND p.vendor_id = $1;
+
+-- name: set_variant_prices
+UPDATE product_variants v SET price_amount = t.price, updated_at = now()
+FROM unnest($2::uuid[], $3::bigint[]) AS t (id, price)
+WHERE v.id = t.id AND v.vendor_id = $1;
+
+-- Jobs --------------------------------------------------------------------------------------------
+
+-- name: find_job
+SELECT * FROM bulk_jobs WHERE vendor_id = $1 AND idempotency_key = $2;
+
+-- name: insert_job
+INSERT INTO bulk_jobs (id, vendor_id, kind, format, idempotency_key, fingerprint, created_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (vendor_id, idempotency_key) DO NOTHING
+RETURNING *;
+
+-- name: discard_upload
+DELETE FROM bulk_jobs WHERE id = $1 AND status = 'uploading';
+
+-- name: queue_job
+UPDATE bulk_jobs SET status = 'queued', total_rows = $2, updated_at = now()
+WHERE id = $1 AND status = 'uploading'
+RETURNING *;
+
+-- name: get_job
+SELECT * FROM bulk_jobs WHERE id = $1;
+
+-- name: list_jobs_source
+SELECT * FROM bulk_jobs;
+
+-- name: claim_job
+-- The job, if nobody else holds its lease: leased to $2 for $3 seconds.
+UPDATE bulk_jobs
+SET status = 'running', lease_owner = $2, leased_until = now() + make_interval(secs => $3),
+    attempts = attempts + 1, started_at = COALESCE(started_at, now()), updated_at = now()
+WHERE id = $1 AND status IN ('queued', 'running') AND (leased_until IS NULL OR leased_until < now())
+RETURNING *;
+
+-- name: next_runnable_job
+-- A queued job, or a running one whose worker stopped renewing its lease.
+SELECT id FROM bulk_jobs
+WHERE status IN ('queued', 'running') AND (leased_until IS NULL OR leased_until < now())
+ORDER BY created_at
+LIMIT 1;
+
+-- name: lock_job_lease
+-- The job locked, if $2 still holds its lease (a worker that lost it stops).
+SELECT * FROM bulk_jobs WHERE id = $1 AND lease_owner = $2 AND status = 'running' FOR UPDATE;
+
+-- name: job_rows
+SELECT row_no, line FROM bulk_job_rows WHERE job_id = $1 AND row_no > $2 ORDER BY row_no LIMIT $3;
+
+-- name: insert_job_errors
+INSERT INTO bulk_job_errors (job_id, row_no, key, errors)
+SELECT $1, * FROM unnest($2::int[], $3::text[], $4::jsonb[])
+ON CONFLICT DO NOTHING;
+
+-- name: advance_job
+UPDATE bulk_jobs
+SET processed_rows = $2, created_rows = created_rows + $3, updated_rows = updated_rows + $4,
+    unchanged_rows = unchanged_rows + $5, error_rows = error_rows + $6,
+    leased_until = now() + make_interval(secs => $7), updated_at = now()
+WHERE id = $1;
+
+-- name: finish_job
+UPDATE bulk_jobs
+SET status = $2, failure = $3, finished_at = now(), lease_owner = NULL, leased_until = NULL,
+    updated_at = now()
+WHERE id = $1
+RETURNING *;
+
+-- name: drop_job_rows
+DELETE FROM bulk_job_rows WHERE job_id = $1;
+
+-- name: job_errors_page
+SELECT row_no, key, errors FROM bulk_job_errors WHERE job_id = $1 AND row_no > $2 ORDER BY row_no LIMIT $3;
