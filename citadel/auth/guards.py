@@ -139,20 +139,22 @@ async def verify_access(runtime: Runtime, token: str, *, via_cookie: bool) -> tu
     return principal, claims.expires_at
 
 
-def requires(*roles: Role, scope: str | None = None) -> Guard:
+def requires(*roles: Role, scope: str | tuple[str, ...] | None = None) -> Guard:
     """A guard admitting any signed-in user, or only the given roles. A vendor's API key is
-    admitted only where a ``scope`` is named, and only if the key has it."""
+    admitted only where a ``scope`` is named, and only if the key has it (one of them, for a
+    tuple: the handler then checks the one its request needs)."""
     allowed = frozenset(roles)
+    scopes = (scope,) if isinstance(scope, str) else scope
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         principal = await authenticate(connection)
         if allowed and principal.role not in allowed:
             raise RoleRequired(f"This needs the role: {' or '.join(sorted(allowed))}.")
         if principal.via_api_key:
-            if scope is None:
+            if scopes is None:
                 raise ScopeRequired("API keys are not accepted here; sign in instead.")
-            if not principal.may(scope):
-                raise ScopeRequired(f"This needs an API key with the scope {scope}.")
+            if not any(principal.may(s) for s in scopes):
+                raise ScopeRequired(f"This needs an API key with the scope {' or '.join(scopes)}.")
         connection.scope[PRINCIPAL_KEY] = principal  # type: ignore[literal-required]
 
     guard.citadel_roles = allowed  # type: ignore[attr-defined]

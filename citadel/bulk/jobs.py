@@ -333,7 +333,7 @@ class JobRunner:
             if failed:
                 await conn.execute(
                     Q.insert_job_errors, job["id"], [r.row for r in failed], [r.key for r in failed],
-                    [msgspec.to_builtins(r.errors) for r in failed],
+                    [_encoder.encode(r.errors).decode() for r in failed],
                 )  # fmt: skip
             s = result.summary
             await conn.execute(

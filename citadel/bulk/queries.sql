@@ -213,7 +213,7 @@ SELECT row_no, line FROM bulk_job_rows WHERE job_id = $1 AND row_no > $2 ORDER B
 
 -- name: insert_job_errors
 INSERT INTO bulk_job_errors (job_id, row_no, key, errors)
-SELECT $1, * FROM unnest($2::int[], $3::text[], $4::jsonb[])
+SELECT $1, row_no, key, errors::jsonb FROM unnest($2::int[], $3::text[], $4::text[]) AS t (row_no, key, errors)
 ON CONFLICT DO NOTHING;
 
 -- name: advance_job

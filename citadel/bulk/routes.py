@@ -157,7 +157,7 @@ class VendorBulkController(Controller):
         operation_id="createBulkJob",
         status_code=202,
         request_max_body_size=None,
-        guards=[requires("vendor")],
+        guards=[requires("vendor", scope=tuple(WRITE_SCOPES.values()))],
         summary="Upload a file of up to 1,000,000 rows (NDJSON or CSV) for the workers to apply",
     )
     async def create_job(
