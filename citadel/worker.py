@@ -12,8 +12,8 @@ import uuid
 from typing import Any
 
 from citadel.auth import service as auth_service
-from citadel.bulk.jobs import JobRunner
 from citadel.bulk.models import BulkJobQueued
+from citadel.bulk.service.jobs import JobRunner
 from citadel.cart import service as cart_service
 from citadel.catalog.models import CACHE_TOPICS
 from citadel.kit import idempotency

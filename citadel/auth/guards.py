@@ -24,7 +24,7 @@ from citadel.kit.errors import Forbidden, NotFound, Unauthorized
 from citadel.kit.runtime import Runtime
 from citadel.kit.security import TokenError
 from citadel.users.models import Role
-from citadel.vendors import keys as api_keys
+from citadel.vendors.service import keys as api_keys
 
 ACCESS_COOKIE = "citadel_access"
 REFRESH_COOKIE = "citadel_refresh"

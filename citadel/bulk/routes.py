@@ -18,8 +18,8 @@ from litestar.response import Stream
 
 from citadel.auth.guards import CurrentPrincipal, ScopeRequired, requires
 from citadel.auth.models import Principal
-from citadel.bulk import jobs, parse, prices, products, stock
 from citadel.bulk.models import MAX_ROWS, BulkJob, BulkJobPage, BulkKind, BulkResult, JobStatus
+from citadel.bulk.service import jobs, parse, prices, products, stock
 from citadel.kit.db import Connection
 from citadel.kit.errors import CitadelError, ValidationFailed
 from citadel.kit.http import Cursor, PageSize, private_json

@@ -15,7 +15,7 @@ from citadel.kit.http import Cursor, PageSize
 from citadel.kit.runtime import Conn, RuntimeDep
 from citadel.orders import service as orders
 from citadel.orders.models import FulfilmentStatus, Shipment, VendorFulfilment, VendorFulfilmentPage
-from citadel.vendors import analytics, commissions, keys, payouts, service
+from citadel.vendors import service
 from citadel.vendors.models import (
     ApiKey,
     ApiKeyCreate,
@@ -45,6 +45,7 @@ from citadel.vendors.models import (
     VendorProfileUpdate,
     VendorStatus,
 )
+from citadel.vendors.service import analytics, commissions, keys, payouts
 
 Kind = Annotated[Literal["commission", "reversal"] | None, QueryParameter()]
 

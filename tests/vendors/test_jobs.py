@@ -15,7 +15,7 @@ import asyncpg
 import msgspec
 
 from citadel.auth.models import Principal
-from citadel.bulk import jobs
+from citadel.bulk.service import jobs
 from citadel.kit.db import Database
 from citadel.settings import Settings
 from citadel.worker import Worker

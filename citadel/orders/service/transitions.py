@@ -38,8 +38,8 @@ from citadel.orders.service.reads import fulfilments_of, lines_of, may_see, orde
 from citadel.payments import service as payments
 from citadel.payments.models import PaymentRow
 from citadel.pricing import service as pricing
-from citadel.vendors import commissions
 from citadel.vendors import service as vendors
+from citadel.vendors.service import commissions
 
 Q = load_queries(__file__)
 

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from citadel.bulk.models import BulkProduct, BulkResult, BulkSummary, RowResult, RowStatus
-from citadel.bulk.parse import Parsed, row_error, split_valid
+from citadel.bulk.service.parse import Parsed, row_error, split_valid
 from citadel.catalog.models import (
     PRODUCT_LISTS_TOPIC,
     PRODUCT_SLUGS_TOPIC,

@@ -12,8 +12,8 @@ import uuid
 from typing import Any
 
 from citadel.bulk.models import BulkPrice, BulkResult, RowResult, RowStatus
-from citadel.bulk.parse import Parsed, row_error, split_valid
-from citadel.bulk.products import summarize
+from citadel.bulk.service.parse import Parsed, row_error, split_valid
+from citadel.bulk.service.products import summarize
 from citadel.catalog.models import PRODUCT_LISTS_TOPIC, PRODUCT_TOPIC, SEARCH_TOPIC, PriceChanged
 from citadel.kit.db import Connection, load_queries
 from citadel.kit.events import emit_many

@@ -26,7 +26,6 @@ from typing import Any
 import msgspec
 
 from citadel.auth.models import Principal
-from citadel.bulk import prices, products, stock
 from citadel.bulk.models import (
     MAX_JOB_ROWS,
     BulkJob,
@@ -37,7 +36,8 @@ from citadel.bulk.models import (
     BulkResult,
     JobStatus,
 )
-from citadel.bulk.parse import Parsed, csv_header, csv_line, ndjson_line
+from citadel.bulk.service import prices, products, stock
+from citadel.bulk.service.parse import Parsed, csv_header, csv_line, ndjson_line
 from citadel.kit.db import Connection, Database, load_queries
 from citadel.kit.errors import CitadelError, Conflict, FieldError, NotFound, ValidationFailed
 from citadel.kit.events import emit

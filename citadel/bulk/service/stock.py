@@ -14,8 +14,8 @@ import uuid
 from typing import NamedTuple
 
 from citadel.bulk.models import BulkResult, BulkStock, RowResult, RowStatus
-from citadel.bulk.parse import Parsed, row_error, split_valid
-from citadel.bulk.products import summarize
+from citadel.bulk.service.parse import Parsed, row_error, split_valid
+from citadel.bulk.service.products import summarize
 from citadel.catalog.models import PRODUCT_LISTS_TOPIC, PRODUCT_TOPIC, SEARCH_TOPIC, StockStatusChanged
 from citadel.inventory.models import StockLow
 from citadel.inventory.service.stock import Levels, available_by_variant, lock_levels

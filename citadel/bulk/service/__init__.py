@@ -1,0 +1,1 @@
+"""Vendors' bulk writes (products, stock, prices) and the jobs that apply files of them."""
