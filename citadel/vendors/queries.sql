@@ -165,17 +165,29 @@ SELECT * FROM commission_ledger;
 -- Payouts -----------------------------------------------------------------------------------------
 
 -- name: payable_vendors
--- Per vendor and currency, what its unpaid entries before $1 add up to (vendors that may be paid).
-SELECT c.vendor_id, c.currency, v.payout_method,
-       sum(c.gross_amount) FILTER (WHERE c.kind = 'commission')::bigint AS gross,
-       sum(c.commission_amount)::bigint AS commission,
-       (-sum(c.gross_amount) FILTER (WHERE c.kind = 'reversal'))::bigint AS refunds,
-       count(*)::int AS entries
+-- The vendors and currencies with unpaid entries before $1 (vendors that may be paid).
+SELECT DISTINCT c.vendor_id, c.currency
 FROM commission_ledger c
 JOIN vendors v ON v.id = c.vendor_id
 WHERE c.payout_id IS NULL AND c.occurred_at < $1 AND v.status IN ('active', 'suspended')
-GROUP BY c.vendor_id, c.currency, v.payout_method
 ORDER BY c.vendor_id, c.currency;
+
+-- name: lock_vendor_payouts
+-- One payout run at a time per vendor (any period), until the transaction ends.
+SELECT pg_advisory_xact_lock(hashtextextended('payouts' || chr(31) || $1::uuid::text, 0));
+
+-- name: unpaid_totals
+-- What vendor $1's unpaid entries in currency $2 before $3 add up to (read under its lock).
+SELECT v.payout_method,
+       COALESCE(sum(c.gross_amount) FILTER (WHERE c.kind = 'commission'), 0)::bigint AS gross,
+       COALESCE(sum(c.commission_amount), 0)::bigint AS commission,
+       COALESCE(-sum(c.gross_amount) FILTER (WHERE c.kind = 'reversal'), 0)::bigint AS refunds,
+       count(c.id)::int AS entries
+FROM vendors v
+LEFT JOIN commission_ledger c
+       ON c.vendor_id = v.id AND c.currency = $2 AND c.payout_id IS NULL AND c.occurred_at < $3
+WHERE v.id = $1
+GROUP BY v.payout_method;
 
 -- name: live_payout_of_period
 SELECT id FROM payouts
@@ -189,9 +201,25 @@ ON CONFLICT DO NOTHING
 RETURNING *;
 
 -- name: claim_payout_entries
--- Entries of payout $1's vendor ($2) and currency ($3) before $4 become the payout's.
-UPDATE commission_ledger SET payout_id = $1
-WHERE vendor_id = $2 AND currency = $3 AND payout_id IS NULL AND occurred_at < $4;
+-- Entries of payout $1's vendor ($2) and currency ($3) before $4 become the payout's, and the
+-- payout's amounts are what exactly those entries add up to.
+WITH claimed AS (
+    UPDATE commission_ledger SET payout_id = $1
+    WHERE vendor_id = $2 AND currency = $3 AND payout_id IS NULL AND occurred_at < $4
+    RETURNING kind, gross_amount, commission_amount
+), sums AS (
+    SELECT COALESCE(sum(gross_amount) FILTER (WHERE kind = 'commission'), 0)::bigint AS gross,
+           COALESCE(sum(commission_amount), 0)::bigint AS commission,
+           COALESCE(-sum(gross_amount) FILTER (WHERE kind = 'reversal'), 0)::bigint AS refunds,
+           count(*)::int AS entries
+    FROM claimed
+)
+UPDATE payouts p
+SET gross_amount = s.gross, commission_amount = s.commission, refund_amount = s.refunds,
+    net_amount = s.gross - s.commission - s.refunds, entries = s.entries
+FROM sums s
+WHERE p.id = $1
+RETURNING p.*;
 
 -- name: get_payout
 SELECT * FROM payouts WHERE id = $1;
@@ -205,6 +233,9 @@ WHERE id = $1 RETURNING *;
 
 -- name: release_payout_entries
 UPDATE commission_ledger SET payout_id = NULL WHERE payout_id = $1;
+
+-- name: delete_payout
+DELETE FROM payouts WHERE id = $1;
 
 -- name: list_payouts_source
 SELECT * FROM payouts;

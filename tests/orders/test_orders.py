@@ -2,37 +2,20 @@
 every transition is in the history, and each customer sees only their own orders."""
 
 import uuid
-from typing import Any
 
 from citadel.worker import Worker
 from tests.fixtures.app import AppClient, eventually
 from tests.fixtures.catalog import create_product, create_seller, set_stock
 from tests.fixtures.commerce import (
-    Shop,
-    Shopper,
     add,
     checkout,
     customer,
     open_shop,
+    paid_order,
     ship_to,
     stocked_product,
 )
 from tests.fixtures.factories import fetch_notifications
-
-
-async def _paid_order(
-    client: AppClient, shop: Shop, shopper: Shopper, lines: list[tuple[str, int]]
-) -> dict[str, Any]:
-    for variant, quantity in lines:
-        await add(client, shopper, variant, quantity)
-    cart = await ship_to(client, shopper, shop)
-    order = (await checkout(client, shopper, cart["totals"]["totalAmount"])).json()
-
-    async def paid() -> dict[str, Any] | None:
-        found = (await client.get(f"/api/v1/orders/{order['id']}", headers=shopper.headers)).json()
-        return found if found["status"] == "paid" else None
-
-    return await eventually(paid)
 
 
 async def _on_hand(client: AppClient, variant: str) -> list[tuple[int, int]]:
@@ -51,7 +34,7 @@ async def test_fulfilments_per_vendor_drive_the_status(client: AppClient, worker
     theirs = await create_product(client, other, priceAmount=2000)
     await set_stock(client, other, theirs["variants"][0]["id"], shop.warehouses[0]["id"], 5)
     shopper = await customer(client)
-    order = await _paid_order(client, shop, shopper, [(mine, 1), (theirs["variants"][0]["id"], 2)])
+    order = await paid_order(client, shop, shopper, [(mine, 1), (theirs["variants"][0]["id"], 2)])
     assert len(order["fulfilments"]) == 2
     by_vendor = {f["vendorId"]: f["id"] for f in order["fulfilments"]}
     mine_f, theirs_f = by_vendor[str(shop.seller.vendor_id)], by_vendor[str(other.vendor_id)]
@@ -122,7 +105,7 @@ async def test_cancelling_a_paid_order_refunds_and_restocks(client: AppClient, w
     shop = await open_shop(client)
     _, variant = await stocked_product(client, shop, stock=(6,))
     shopper = await customer(client)
-    order = await _paid_order(client, shop, shopper, [(variant, 4)])
+    order = await paid_order(client, shop, shopper, [(variant, 4)])
     assert await _on_hand(client, variant) == [(2, 0)]
     stranger = await customer(client)
     hidden = await client.post(f"/api/v1/orders/{order['id']}/cancel", json={}, headers=stranger.headers)
@@ -147,7 +130,7 @@ async def test_partial_and_full_refunds(client: AppClient, worker: Worker) -> No
     shop = await open_shop(client, tax_ppm=100_000)
     _, variant = await stocked_product(client, shop, price=1000, stock=(10,))
     shopper = await customer(client)
-    order = await _paid_order(client, shop, shopper, [(variant, 3)])  # 3300 of goods + 500 shipping
+    order = await paid_order(client, shop, shopper, [(variant, 3)])  # 3300 of goods + 500 shipping
     line = order["lines"][0]
     refunds = f"/api/v1/orders/{order['id']}/refunds"
     assert (

@@ -71,33 +71,42 @@ async def run(conn: Connection, data: PayoutRun) -> PayoutRunResult:
     cutoff = datetime.combine(data.period_end, time.min, tzinfo=UTC)
     created: list[Payout] = []
     already = skipped = 0
-    for row in await conn.fetch(Q.payable_vendors, cutoff):
-        gross, commission, refunds = row["gross"] or 0, row["commission"] or 0, row["refunds"] or 0
+    for payable in await conn.fetch(Q.payable_vendors, cutoff):
+        vendor_id, currency = payable["vendor_id"], payable["currency"]
+        # under the vendor's lock, a concurrent run (of this period or another) has either
+        # committed its claim, which the totals below no longer count, or not begun
+        await conn.execute(Q.lock_vendor_payouts, vendor_id)
         if await conn.fetchval(
-            Q.live_payout_of_period, row["vendor_id"], data.period_start, data.period_end, row["currency"]
+            Q.live_payout_of_period, vendor_id, data.period_start, data.period_end, currency
         ):
             already += 1
             continue
+        row = await conn.fetchrow(Q.unpaid_totals, vendor_id, currency, cutoff)
+        gross, commission, refunds = (row["gross"], row["commission"], row["refunds"]) if row else (0, 0, 0)
         net = gross - commission - refunds
-        if net <= 0:
+        if row is None or net <= 0:
             skipped += 1
             continue
         payout_id = uuid7()
         inserted = await conn.fetchrow(
-            Q.insert_payout, payout_id, row["vendor_id"], data.period_start, data.period_end, row["currency"],
+            Q.insert_payout, payout_id, vendor_id, data.period_start, data.period_end, currency,
             gross, commission, refunds, net, row["entries"], row["payout_method"], _reference(payout_id),
         )  # fmt: skip
         if inserted is None:  # a concurrent run made it first
             already += 1
             continue
-        await conn.execute(Q.claim_payout_entries, payout_id, row["vendor_id"], row["currency"], cutoff)
-        payout = _view(inserted)
+        payout = _view(await conn.fetchrow(Q.claim_payout_entries, payout_id, vendor_id, currency, cutoff))
+        if payout.net_amount <= 0:  # what the claim took adds up to nothing to pay: undo it
+            await conn.execute(Q.release_payout_entries, payout_id)
+            await conn.execute(Q.delete_payout, payout_id)
+            skipped += 1
+            continue
         created.append(payout)
         await emit(
             conn,
             PayoutCreated(
                 payout_id=payout_id, vendor_id=payout.vendor_id, currency=payout.currency,
-                net_amount=net, period_start=data.period_start, period_end=data.period_end,
+                net_amount=payout.net_amount, period_start=data.period_start, period_end=data.period_end,
             ),
             aggregate_id=payout.vendor_id,
         )  # fmt: skip
