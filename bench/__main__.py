@@ -6,6 +6,8 @@
     python -m bench checkout      checkouts per second (3-line carts, 1-line carts, one hot SKU)
                                   beside a bare insert
     python -m bench kernels       the compiled kernels against their twins (pytest-benchmark)
+    python -m bench bulk          vendor bulk calls (10,000 products, stock rows, prices) and a
+                                  100,000-row job, beside a bare COPY + upsert
     python -m bench list          the cases
 
 Options: --repeat N (medians of N rounds, default 3), --duration S (default 10), --connections C
@@ -23,7 +25,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from bench import catalog, checkout, environment
+from bench import bulk, catalog, checkout, environment
 from bench.apps.bare import ROWS
 from bench.driver import RESULTS, Load, Server, exclusive, machine, measure, record
 
@@ -75,6 +77,7 @@ CASE_NAMES = {
     "catalog": (*CEILINGS, "detail_memory", "detail_redis", "list_memory", "detail_cold", "search"),
     "checkout": (*CEILINGS, "e_insert", "checkout_3", "checkout_1", "checkout_hot"),
     "kernels": ("pricing_10k", "tax_10k", "cart_50", "allocation_20x10"),
+    "bulk": bulk.CASES,
 }
 
 
@@ -186,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("suite", choices=[*SUITES, "kernels", "list"])
+    parser.add_argument("suite", choices=[*SUITES, "kernels", "bulk", "list"])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=64)
@@ -196,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.suite == "kernels":
         return kernels(args.store, quick=args.quick)
+    if args.suite == "bulk":
+        return bulk.run(args.store, repeat=1 if args.quick else args.repeat, quick=args.quick)
     if args.suite == "list":
         for name, cases in CASE_NAMES.items():
             print(f"{name}: {', '.join(cases)}")

@@ -133,7 +133,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     live_origins: tuple[str, ...] = ()  # allowed Origins of /ws besides the storefront and CORS ones
 
     # vendors' bulk jobs
-    bulk_job_chunk_rows: int = 2000  # rows a worker applies per transaction (its checkpoint)
+    bulk_job_chunk_rows: int = 5000  # rows a worker applies per transaction (its checkpoint)
     bulk_job_lease_s: float = 30.0  # a job whose worker stops renewing this long is resumed by another
     bulk_job_poll_s: float = 5.0  # how often idle workers look for jobs besides the JetStream wake-up
 

@@ -69,7 +69,8 @@ class InvalidationBus:
 
     async def _on_message(self, msg: Any) -> None:
         topic = msg.subject[len(self.prefix) + 1 :]
-        self._apply(topic, msg.data.decode())
+        for key in msg.data.decode().split("\n"):  # one message carries many keys of a topic
+            self._apply(topic, key)
 
     def _apply(self, topic: str, key: str) -> None:
         for handler in self._handlers.get(topic, ()):
@@ -81,11 +82,35 @@ class InvalidationBus:
             self._apply(topic, key)
         if not self.link.connected:
             return
+        keys: dict[str, dict[str, None]] = {}
+        for topic, key in invalidations:
+            keys.setdefault(topic, {})[key] = None
         try:
-            for topic, key in invalidations:
-                await self.link.client.publish(f"{self.prefix}.{topic}", key.encode())
+            for topic, named in keys.items():
+                for payload in _payloads(list(named)):
+                    await self.link.client.publish(f"{self.prefix}.{topic}", payload)
         except Exception as exc:  # noqa: BLE001 - a lost message is covered by the fallback lifetime
             logger.warning("could not broadcast an invalidation: %s", type(exc).__name__)
+
+
+MAX_PAYLOAD = 60_000  # bytes of keys per message, under the server's default 1 MB limit
+
+
+def _payloads(keys: list[str]) -> list[bytes]:
+    """Keys (which never hold a newline) packed newline-separated into messages: a bulk write of
+    10,000 products is a few messages, not 10,000."""
+    out: list[bytes] = []
+    batch: list[str] = []
+    size = 0
+    for key in keys:
+        if batch and size + len(key) + 1 > MAX_PAYLOAD:
+            out.append("\n".join(batch).encode())
+            batch, size = [], 0
+        batch.append(key)
+        size += len(key) + 1
+    if batch:
+        out.append("\n".join(batch).encode())
+    return out
 
 
 class LocalCache(Generic[K, V]):

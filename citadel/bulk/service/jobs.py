@@ -38,6 +38,7 @@ from citadel.bulk.models import (
 )
 from citadel.bulk.service import prices, products, stock
 from citadel.bulk.service.parse import Parsed, csv_header, csv_line, ndjson_line
+from citadel.kit.collector import collector_paused
 from citadel.kit.db import Connection, Database, load_queries
 from citadel.kit.errors import CitadelError, Conflict, FieldError, NotFound, ValidationFailed
 from citadel.kit.events import emit
@@ -311,6 +312,10 @@ class JobRunner:
 
     async def _chunk(self, job: Any, header: list[str] | None) -> bool:
         """Apply the next chunk and move the checkpoint, in one transaction; False when none is left."""
+        with collector_paused():
+            return await self._apply_chunk(job, header)
+
+    async def _apply_chunk(self, job: Any, header: list[str] | None) -> bool:
         async with self.db.transaction() as conn:
             current = await conn.fetchrow(Q.lock_job_lease, job["id"], self.owner)
             if current is None:

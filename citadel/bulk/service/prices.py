@@ -30,6 +30,7 @@ class _Changes:
 
 
 async def apply(conn: Connection, vendor_id: uuid.UUID, parsed: list[Parsed]) -> BulkResult:
+    await conn.execute(Q.plan_for_keyed_batches)
     valid, results = split_valid(parsed, BulkPrice)
     rows: list[tuple[int, BulkPrice]] = []
     seen: set[str] = set()

@@ -110,6 +110,7 @@ Checked = tuple[int, BulkProduct, uuid.UUID, "Before | None"]  # row, product, i
 
 
 async def upsert(conn: Connection, vendor_id: uuid.UUID, parsed: list[Parsed]) -> BulkResult:
+    await conn.execute(Q.plan_for_keyed_batches)
     batch = _Batch(conn, vendor_id, parsed)
     rows = batch.screen()
     checked = await batch.resolve(rows)
@@ -217,10 +218,9 @@ class _Batch:
                 taken[free] = product_id
             records.append(self._record(p, product_id, slug))
             self.slugs_of[product_id] = slug
-            variants.extend(
-                tuple(({"id": uuid7(), "vendor_sku": p.sku} | v)[c] for c in _VARIANT_COLUMNS)
-                for v in _variants_of(p)
-            )
+            for v in _variants_of(p):
+                v["id"], v["vendor_sku"] = uuid7(), p.sku
+                variants.append(tuple(v[c] for c in _VARIANT_COLUMNS))
             accepted.append((row, p, product_id, before))
         return records, variants, accepted
 
@@ -248,6 +248,7 @@ class _Batch:
         await conn.execute(Q.create_bulk_variants)
         await conn.copy_records_to_table("bulk_products", records=records, columns=_PRODUCT_COLUMNS)
         await conn.copy_records_to_table("bulk_variants", records=variants, columns=_VARIANT_COLUMNS)
+        await conn.execute(Q.insert_bulk_facet_values, vendor_id)
         written = {r["vendor_sku"]: r for r in await conn.fetch(Q.upsert_products, vendor_id)}
         touched = {r["product_id"] for r in await conn.fetch(Q.upsert_variants, vendor_id)}
         return written, touched
@@ -277,8 +278,9 @@ class _Batch:
                     if before.slug != slug:
                         conn.invalidate_after_commit(PRODUCT_SLUGS_TOPIC, before.slug)
             self.results.append(RowResult(row=row, key=p.sku, status=status, id=actual))
-            if status != "unchanged":
+            if status == "updated":  # a new product has no cached page to drop
                 conn.invalidate_after_commit(PRODUCT_TOPIC, str(actual))
+            if status != "unchanged":
                 any_public = any_public or "active" in (p.status, before.status if before else "")
         if events:
             await emit_many(conn, events)

@@ -37,6 +37,7 @@ class Planned(NamedTuple):
 async def apply(
     conn: Connection, vendor_id: uuid.UUID, actor_id: uuid.UUID, parsed: list[Parsed], reference: str
 ) -> BulkResult:
+    await conn.execute(Q.plan_for_keyed_batches)
     valid, results = split_valid(parsed, BulkStock)
     lines: list[tuple[int, BulkStock]] = []
     seen: set[tuple[str, str]] = set()
