@@ -19,14 +19,14 @@ def _with_database(dsn: str, name: str) -> str:
     return urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
 
 
-async def _prepare_database(admin_dsn: str) -> str:
+async def _prepare_database(admin_dsn: str, name: str) -> str:
     admin = await asyncpg.connect(admin_dsn)
     try:
-        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", BENCH_DATABASE):
-            await admin.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    url = _with_database(admin_dsn, BENCH_DATABASE)
+    url = _with_database(admin_dsn, name)
     await migrate(url)
     conn = await asyncpg.connect(url)
     try:
@@ -53,15 +53,16 @@ async def _prepare_database(admin_dsn: str) -> str:
     return url
 
 
-def prepare() -> dict[str, str]:
-    """Environment for every server of a run (the full app and the bare apps)."""
+def prepare(database: str = BENCH_DATABASE, namespace: str = "bench") -> dict[str, str]:
+    """Environment for every server of a run (the full app and the bare apps), on its own database
+    and NATS namespace."""
     env = dict(os.environ)
     missing = tuple(name for name in SERVICES if not env.get(URL_VARS[name]))
     if missing:
         embedded = EmbeddedServices(data_dir_from(env))
         embedded.up(missing)
         env = embedded.environment(env)
-    database_url = asyncio.run(_prepare_database(env["CITADEL_DATABASE_URL"]))
+    database_url = asyncio.run(_prepare_database(env["CITADEL_DATABASE_URL"], database))
     return {
         "CITADEL_DATABASE_URL": database_url,
         "CITADEL_REDIS_URL": env["CITADEL_REDIS_URL"],
@@ -69,7 +70,7 @@ def prepare() -> dict[str, str]:
         "CITADEL_JWT_SECRET": secrets.token_urlsafe(48),
         "CITADEL_CSRF_SECRET": secrets.token_urlsafe(48),
         "CITADEL_CURSOR_SECRET": secrets.token_urlsafe(48),
-        "CITADEL_NAMESPACE": "bench",
+        "CITADEL_NAMESPACE": namespace,
         "CITADEL_ENV": "production",
         "CITADEL_LOG_LEVEL": "WARNING",
         # the limiter stays on, with limits far above the load, as the benchmark rules ask

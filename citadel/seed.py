@@ -6,10 +6,12 @@ import uuid
 import msgspec
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from citadel.kit.db import Database, load_queries
+from citadel.kit.db import Connection, Database, load_queries
 from citadel.kit.security import PasswordHasher
 from citadel.seed_catalog import VENDORS, CatalogReport, seed_catalog
 from citadel.settings import Settings
+from citadel.shipping import service as shipping
+from citadel.shipping.models import ShippingMethodCreate, ShippingZoneCreate
 from citadel.users import service as users
 from citadel.users.models import Role
 from citadel.vendors import service as vendors
@@ -24,6 +26,30 @@ class SeedReport(msgspec.Struct):
     users: int
     skipped: bool
     catalog: CatalogReport | None = None
+    shipping_methods: int = 0
+
+
+# Where the demo shop ships: the whole United States, so a seeded shop can take orders at once.
+DEMO_SHIPPING = (
+    ShippingMethodCreate(
+        name="Standard", currency="USD", base_amount=599, free_above_amount=7_500, min_delivery_days=3,
+        max_delivery_days=5,
+    ),
+    ShippingMethodCreate(
+        name="Express", currency="USD", base_amount=1_499, per_kg_amount=200, min_delivery_days=1,
+        max_delivery_days=2, position=1,
+    ),
+)  # fmt: skip
+
+
+async def seed_shipping(conn: Connection) -> int:
+    """The demo shipping zone and its methods, unless the database has zones already."""
+    if await shipping.list_zones(conn):
+        return 0
+    zone = await shipping.create_zone(conn, ShippingZoneCreate(name="United States", countries=["US"]))
+    for method in DEMO_SHIPPING:
+        await shipping.create_method(conn, zone.id, method)
+    return len(DEMO_SHIPPING)
 
 
 def _demo_users(customers: int) -> list[tuple[str, str, Role]]:
@@ -81,6 +107,7 @@ async def seed(
                         )
                         vendor_ids.append(vendor.id)
                     bar.advance(task)
+                methods = await seed_shipping(conn)
                 catalog = None
                 if products and vendor_ids and not has_catalog:
                     products_task = bar.add_task("products", total=products)
@@ -90,6 +117,6 @@ async def seed(
                         vendor_ids=vendor_ids,
                         progress=lambda n: bar.advance(products_task, n),
                     )
-        return SeedReport(users=created, skipped=False, catalog=catalog)
+        return SeedReport(users=created, skipped=False, catalog=catalog, shipping_methods=methods)
     finally:
         await db.close()

@@ -11,6 +11,7 @@ async def test_the_demo_catalog_is_consistent(servers: Servers, fresh_database_u
     report = await seed(settings, customers=1, products=300, progress=False)
     assert report.catalog is not None
     assert (report.catalog.products, report.catalog.vendors, report.catalog.warehouses) == (300, 12, 4)
+    assert report.shipping_methods == 2  # the demo shop ships to the United States
     db = Database(fresh_database_url, pool_size=1)
     await db.open()
     try:
