@@ -8,6 +8,7 @@
     python -m bench kernels       the compiled kernels against their twins (pytest-benchmark)
     python -m bench bulk          vendor bulk calls (10,000 products, stock rows, prices) and a
                                   100,000-row job, beside a bare COPY + upsert
+    python -m bench dashboard     the results store as one static HTML page (see bench/dashboard.py)
     python -m bench list          the cases
 
 Options: --repeat N (medians of N rounds, default 3), --duration S (default 10), --connections C
@@ -25,7 +26,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from bench import bulk, catalog, checkout, environment
+from bench import bulk, catalog, checkout, dashboard, environment
 from bench.apps.bare import ROWS
 from bench.driver import RESULTS, Load, Server, exclusive, machine, measure, record
 
@@ -186,6 +187,9 @@ def kernels(store: Path, *, quick: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["dashboard"]:
+        return dashboard.main(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -30,6 +31,8 @@ import psutil
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results" / "results.jsonl"
+# every result one invocation records shares this id: the dashboard compares runs, not rounds
+RUN_ID = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
 LOCK = Path(os.environ.get("TMPDIR", "/tmp")) / "bench.lock"
 
 
@@ -251,6 +254,7 @@ def record(results: list[dict[str, Any]], facts: dict[str, Any], store: Path = R
     store.parent.mkdir(parents=True, exist_ok=True)
     stamp = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "run": RUN_ID,
         **git_commit(),
         "machine": facts,
         **extra,

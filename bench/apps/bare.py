@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import msgspec
 from litestar import Litestar, get, post
+from litestar.params import FromPath, JSONBody
 
 from citadel.system.models import Info
 
@@ -66,7 +67,7 @@ async def _lifespan(_: Litestar) -> AsyncIterator[None]:
 
 
 @get("/bench/products/{product_id:int}", operation_id="product")
-async def product(product_id: int) -> Product:
+async def product(product_id: FromPath[int]) -> Product:
     assert _pool is not None
     row = await _pool.fetchrow(
         "SELECT id, name, price_amount, currency FROM bench_products WHERE id = $1", product_id
@@ -88,7 +89,7 @@ class Receipt(msgspec.Struct, rename="camel"):
 
 
 @post("/api/v1/checkout", operation_id="insertOrder", status_code=201)
-async def insert_order(data: CheckoutBody) -> Receipt:
+async def insert_order(data: JSONBody[CheckoutBody]) -> Receipt:
     assert _pool is not None
     async with _pool.acquire() as conn, conn.transaction():
         order_id = await conn.fetchval(
