@@ -44,13 +44,16 @@ class Server:
     interface: str = "asgi"
     workers: int = 2
     factory: bool = False
+    # connections a worker holds open at once (Granian counts connections, not requests): 32
+    # suits wrk's 64 connections; a load run with a thousand users needs more
+    backpressure: int = 32
     env: Mapping[str, str] = field(default_factory=dict)
 
     def command(self, port: int) -> list[str]:
         command = [
             sys.executable, "-m", "granian", "--interface", self.interface, "--host", "127.0.0.1",
             "--port", str(port), "--workers", str(self.workers), "--loop", "uvloop", "--http", "1",
-            "--backpressure", "32", "--no-access-log", "--log-level", "warning",
+            "--backpressure", str(self.backpressure), "--no-access-log", "--log-level", "warning",
         ]  # fmt: skip
         if self.factory:
             command.append("--factory")

@@ -16,10 +16,12 @@ variants, categories, words of product names), through plain HTTP outside the me
 Users sign in once, in ``on_start``, and again only if their session expires.
 """
 
+import itertools
 import json
 import os
 import random
 import tomllib
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -49,6 +51,11 @@ class Catalog:
     products: ClassVar[list[dict[str, Any]]] = []  # {"slug", "id", "variants": [variant ids with stock]}
     categories: ClassVar[list[str]] = []
     words: ClassVar[list[str]] = []
+    word_weights: ClassVar[list[float]] = []  # cumulative
+
+    @classmethod
+    def word(cls) -> str:
+        return random.choices(cls.words, cum_weights=cls.word_weights)[0]
 
     @classmethod
     def ensure(cls, host: str) -> None:
@@ -76,7 +83,7 @@ class Catalog:
             summaries += page["items"]
             if not page["nextCursor"]:
                 break
-            cursor = f"&cursor={page['nextCursor']}"
+            cursor = f"&cursor={urllib.parse.quote(page['nextCursor'])}"
         for summary in summaries[:SAMPLE]:
             detail = get(f"/api/v1/products/{summary['id']}")
             variants = [v["id"] for v in detail["variants"] if v["available"] >= 20]
@@ -85,7 +92,11 @@ class Catalog:
             cls.words += [w.lower() for w in detail["name"].split() if len(w) > 3 and w.isalpha()]
         if not cls.products:
             raise RuntimeError(f"{host} has no products with stock: seed it first (citadel seed)")
+        # shoppers' searches are skewed: a few words are searched for all the time, most rarely
+        # (Zipf: the n-th word 1/n as often as the first), in an order fixed per run
         cls.words = sorted(set(cls.words))
+        random.Random(7).shuffle(cls.words)
+        cls.word_weights = list(itertools.accumulate(1 / (n + 1) for n in range(len(cls.words))))
 
 
 class CitadelUser(FastHttpUser):
@@ -119,7 +130,7 @@ class CitadelUser(FastHttpUser):
                 self.sign_in(self.email)
                 return None
             if r.status_code != expect:
-                r.failure(f"{r.status_code}: {r.text[:300]}")
+                r.failure(f"{r.status_code}: {(r.text or '')[:300]}")
                 return None
             return r.json() if r.text else None
 
@@ -150,12 +161,12 @@ class BrowseUser(CitadelUser):
 
     @task(2)
     def search(self) -> None:
-        words = " ".join(random.sample(Catalog.words, k=random.choice((1, 1, 2))))
+        words = " ".join(Catalog.word() for _ in range(random.choice((1, 1, 2))))
         self.call("GET", f"/api/v1/search?q={words}", "/api/v1/search")
 
     @task(1)
     def suggest(self) -> None:
-        word = random.choice(Catalog.words)
+        word = Catalog.word()
         self.call(
             "GET",
             f"/api/v1/search/suggest?q={word[: random.randint(3, len(word))]}",
@@ -183,7 +194,9 @@ class ShopUser(CitadelUser):
             return
         variant = random.choice(self.product()["variants"])
         body = {"variantId": variant, "quantity": random.randint(1, 2)}
-        if self.call("POST", "/api/v1/cart/lines", "/api/v1/cart/lines", json=body) is not None:
+        # the same variant again adds to its line: the cart holds one line per variant
+        added = self.call("POST", "/api/v1/cart/lines", "/api/v1/cart/lines", json=body) is not None
+        if added and variant not in self.lines:
             self.lines.append(variant)
 
     @task(2)
@@ -212,9 +225,16 @@ class BuyUser(CitadelUser):
     """A signed-in customer who buys: a line or two, the address, checkout with an idempotency
     key and the total it was shown, then the order."""
 
+    _customers = iter(range(1, 1_000_000))
+
     def on_start(self) -> None:
         super().on_start()
-        self.sign_in(f"customer{random.randint(1, CUSTOMERS)}@citadel.test")
+        # one buyer per customer account (a shared account would share its cart): a process has
+        # at most as many buyers as there are customers
+        self.customer = next(BuyUser._customers)
+        if self.customer > CUSTOMERS:
+            raise RuntimeError(f"more buyers than the {CUSTOMERS} seeded customers: seed more (--customers)")
+        self.sign_in(f"customer{self.customer}@citadel.test")
 
     @task
     def buy(self) -> None:

@@ -22,6 +22,7 @@ makes the exit status 1.
 import argparse
 import asyncio
 import csv
+import math
 import os
 import subprocess
 import sys
@@ -129,11 +130,15 @@ def run_profile(
     profile: str, host: str, args: argparse.Namespace, gates: Gates, facts: dict[str, Any]
 ) -> bool:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    # users start (and sign in) during the ramp; the statistics are reset once all have started,
+    # so the gates judge the steady state of --duration seconds
+    ramp = math.ceil(args.users / args.spawn_rate)
     out = Path(args.reports) / f"{stamp}-{profile}"
     out.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
-        "-u", str(args.users), "-r", str(args.spawn_rate), "-t", f"{args.duration}s", "--host", host,
+        "-u", str(args.users), "-r", str(args.spawn_rate), "-t", f"{ramp + args.duration}s", "--host", host,
+        "--reset-stats",
         "--csv", str(out / "locust"), "--html", str(out / "report.html"), "--stop-timeout", "5",
         "--loglevel", "WARNING", "--exit-code-on-error", "0",
     ]  # fmt: skip
@@ -143,11 +148,13 @@ def run_profile(
     }  # fmt: skip
     print(f"load: {profile}, {args.users} users for {args.duration} s against {host}", file=sys.stderr)
     started = time.monotonic()
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    # Locust's own CPU use, from the kernel's account of the finished process
-    _, status, usage = os.wait4(proc.pid, 0)
+    log = out / "locust.log"  # a file, not a pipe: a busy run logs more than a pipe holds
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        # Locust's own CPU use, from the kernel's account of the finished process
+        _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.monotonic() - started
-    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    stderr = log.read_text(errors="replace")
     if os.waitstatus_to_exitcode(status) != 0 or not (out / "locust_stats.csv").exists():
         raise RuntimeError(f"locust did not finish the {profile} run:\n{stderr[-3000:]}")
     totals, endpoints = read_stats(out / "locust_stats.csv")
@@ -213,7 +220,10 @@ def run(args: argparse.Namespace) -> int:
             os.environ.update(env)  # the seed and this run's own clients use the same servers
             asyncio.run(_prepare_data(env["CITADEL_DATABASE_URL"], args.products, args.customers))
             stack.enter_context(checkout.worker_running(env))
-            app = Server("citadel.app:create_app_from_env", factory=True, env=env, workers=args.workers)
+            app = Server(
+                "citadel.app:create_app_from_env", factory=True, env=env, workers=args.workers,
+                backpressure=args.backpressure,
+            )  # fmt: skip
             host, _ = stack.enter_context(running(app, "/readyz"))
         for profile in profiles:
             passed = run_profile(profile, host.rstrip("/"), args, gates, machine()) and passed
@@ -241,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     go.add_argument("--products", type=int, default=20_000, help="products seeded into a new database")
     go.add_argument("--customers", type=int, default=200, help="customers seeded into a new database")
     go.add_argument("--workers", type=int, default=2, help="Granian workers of the served Citadel")
+    go.add_argument(
+        "--backpressure", type=int, default=2048, help="connections each Granian worker holds at once"
+    )
     sub.add_parser("profiles", help="list the profiles and their weights")
     args = parser.parse_args(argv)
     if args.command == "profiles":

@@ -275,6 +275,9 @@ class ResponseCache:
         self.on_lookup = on_lookup
         self._entries: collections.OrderedDict[tuple[str, str], _Entry] = collections.OrderedDict()
         self._bytes = 0
+        self._inflight: dict[
+            tuple[str, str], tuple[tuple[str, Stamp], asyncio.Future[CachedBody | None]]
+        ] = {}
         # bumped per (topic, scope) by an invalidation, and all at once by a clear: an entry
         # (or a load in flight) stamped before is stale
         self._generations: dict[tuple[str, str], int] = {}
@@ -332,6 +335,24 @@ class ResponseCache:
                 self._drop((topic, key))
             self._count(topic, "memory", "miss")
         stamp = self._stamp(topic, scope)
+        # one load per entry at a time in this worker: a burst of misses (a popular page just
+        # invalidated) waits for the first one's answer instead of each running the query
+        flight = (topic, key)
+        pending = self._inflight.get(flight)
+        if pending is not None and pending[0] == (scope, stamp):
+            return await asyncio.shield(pending[1])
+        task = asyncio.ensure_future(self._fill(topic, scope, key, stamp, load))
+        self._inflight[flight] = ((scope, stamp), task)
+        try:
+            return await asyncio.shield(task)
+        finally:
+            if (current := self._inflight.get(flight)) is not None and current[1] is task:
+                del self._inflight[flight]
+
+    async def _fill(
+        self, topic: str, scope: str, key: str, stamp: Stamp, load: Callable[[], Awaitable[bytes | None]]
+    ) -> CachedBody | None:
+        """A missed entry from Redis, or from ``load()``, kept in both tiers."""
         stamped: bytes | None = None  # b"<version>\n" when Redis answered
         if self.redis:
             data_key = self.versions.data_key(topic, scope, key)

@@ -7,6 +7,7 @@ bottom of this module; nothing here is a module-level global.
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -44,10 +45,17 @@ TASK_STOP_TIMEOUT_S = 5.0
 
 
 def cache_versions(settings: Settings, topics: frozenset[str]) -> CacheVersions:
-    """The Redis side of cache invalidation, the same in API workers and background workers."""
+    """The Redis side of cache invalidation, the same in API workers and background workers.
+
+    Cached pages hold cursors signed with the cursor secret, so the keys name a fingerprint of
+    it: after the secret changes, no server serves a page whose cursors it would refuse."""
     link = RedisLink(settings.redis_url.reveal(), timeout_s=settings.redis_timeout_ms / 1000)
+    signer = hashlib.sha256(settings.cursor_secret.reveal().encode()).hexdigest()[:8]
     return CacheVersions(
-        link, key_prefix=settings.redis_key("c:"), topics=topics, version_ttl_s=2 * settings.cache_redis_ttl_s
+        link,
+        key_prefix=settings.redis_key(f"c:{signer}:"),
+        topics=topics,
+        version_ttl_s=2 * settings.cache_redis_ttl_s,
     )
 
 

@@ -197,3 +197,11 @@ async def test_large_pages_are_gzipped_with_a_weak_etag(
         headers={"Accept-Encoding": "gzip", "If-None-Match": response.headers["etag"]},
     )
     assert revalidated.status_code == 304
+    # the cached page is compressed once per worker: the second answer is the kept bytes
+    from citadel.kit.http import _COMPRESSED
+
+    kept = len(_COMPRESSED.entries)
+    again = await client.get(
+        "/api/v1/products", params={"vendor": str(seller.vendor_id)}, headers={"Accept-Encoding": "gzip"}
+    )
+    assert again.content == response.content and len(_COMPRESSED.entries) == kept

@@ -10,6 +10,7 @@ import pytest
 from citadel.kit.cache import CacheVersions, InvalidationBus, ResponseCache
 from citadel.kit.messaging import NatsLink
 from citadel.kit.redislink import RedisLink
+from citadel.kit.runtime import cache_versions
 from citadel.settings import Secret, Settings
 from tests.fixtures.app import AppClient, make_settings, running_app
 from tests.fixtures.catalog import create_product, create_seller
@@ -174,3 +175,40 @@ async def test_memory_is_bounded_least_recently_used_first(
     for key in ("a", "b", "a", "c", "a", "b"):
         await cache.get("t", key, key, loader(key))
     assert loads == ["a", "b", "c", "b"]  # "b" was the least recently used when "c" came
+
+
+async def test_cached_pages_do_not_outlive_the_cursor_secret(servers: Servers, database_url: str) -> None:
+    """Pages in Redis carry signed cursors: servers with another cursor secret never read them."""
+    one = make_settings(servers, database_url)
+    other = make_settings(servers, database_url, cursor_secret=Secret("another-cursor-secret-" + "x" * 20))
+    same = make_settings(servers, database_url)
+    key = cache_versions(one, frozenset({"product"})).data_key("product", "*", "page")
+    assert cache_versions(same, frozenset({"product"})).data_key("product", "*", "page") == key
+    assert cache_versions(other, frozenset({"product"})).data_key("product", "*", "page") != key
+
+
+async def test_concurrent_misses_load_once_and_an_invalidation_starts_a_new_load(
+    bare_cache: tuple[ResponseCache, InvalidationBus],
+) -> None:
+    cache, bus = bare_cache
+    gate = asyncio.Event()
+    loads = 0
+
+    async def slow() -> bytes:
+        nonlocal loads
+        loads += 1
+        mine = loads
+        await gate.wait()
+        return f'{{"load":{mine}}}'.encode()
+
+    first = [asyncio.create_task(cache.get("t", "s", "burst", slow)) for _ in range(20)]
+    await asyncio.sleep(0.05)
+    assert loads == 1  # twenty misses, one query
+    await bus.publish([("t", "s")])  # a write: later readers must not get the load begun before it
+    later = asyncio.create_task(cache.get("t", "s", "burst", slow))
+    await asyncio.sleep(0.05)
+    assert loads == 2
+    gate.set()
+    assert {(await t).body for t in first} == {b'{"load":1}'}
+    assert (await later).body == b'{"load":2}'
+    assert not cache._inflight
