@@ -9,6 +9,7 @@ from citadel.auth.guards import CurrentPrincipal, PrincipalOrGuest, requires, si
 from citadel.cart import service
 from citadel.cart.models import Cart, CartDetails, CartToken, CouponApply, LineAdd, LineUpdate
 from citadel.cart.service import cart_context
+from citadel.kit.observability import CART_ADDITIONS
 from citadel.kit.runtime import Conn, RuntimeDep
 
 
@@ -50,7 +51,9 @@ class CartController(Controller):
         shopper: PrincipalOrGuest,
         token: CartToken,
     ) -> Cart:
-        return await service.add_line(tx, await cart_context(runtime, tx), shopper, token, data)
+        cart = await service.add_line(tx, await cart_context(runtime, tx), shopper, token, data)
+        runtime.metrics.inc(CART_ADDITIONS)
+        return cart
 
     @patch(
         "/lines/{variant_id:uuid}",

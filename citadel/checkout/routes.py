@@ -2,6 +2,7 @@
 
 from typing import Annotated
 
+import msgspec
 from litestar import Controller, post
 from litestar.openapi import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody
@@ -11,10 +12,26 @@ from citadel.cart.models import CartToken
 from citadel.cart.service import cart_context
 from citadel.checkout import service
 from citadel.checkout.models import CheckoutInput
+from citadel.kit.errors import CitadelError
 from citadel.kit.http import BodyResponse
 from citadel.kit.idempotency import HEADER
+from citadel.kit.observability import CHECKOUT_FAILURES, ORDERS_CREATED, REVENUE
 from citadel.kit.runtime import RuntimeDep
 from citadel.orders.models import Order
+
+
+class _Totals(msgspec.Struct, rename="camel"):
+    currency: str
+    total_amount: int
+
+
+class _Placed(msgspec.Struct):
+    """What the metrics read of a placed order's answer."""
+
+    totals: _Totals
+
+
+_placed = msgspec.json.Decoder(_Placed)
 
 IdempotencyKey = Annotated[
     str | None,
@@ -44,7 +61,15 @@ class CheckoutController(Controller):
     ) -> BodyResponse:
         async with runtime.db.connection() as conn:
             ctx = await cart_context(runtime, conn)
-        answer = await service.checkout(runtime.db, runtime.settings, ctx, shopper, token, key, data)
+        try:
+            answer = await service.checkout(runtime.db, runtime.settings, ctx, shopper, token, key, data)
+        except CitadelError as refused:
+            runtime.metrics.inc(CHECKOUT_FAILURES, (refused.code,))
+            raise
+        if answer.status_code == 201 and not answer.replayed:
+            placed = _placed.decode(answer.body)
+            runtime.metrics.inc(ORDERS_CREATED, (placed.totals.currency,))
+            runtime.metrics.inc(REVENUE, (placed.totals.currency,), placed.totals.total_amount)
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(answer.body)).encode()),

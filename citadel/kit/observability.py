@@ -108,6 +108,47 @@ CACHE_LOOKUPS = MetricSpec(
     ("topic", "tier", "result"),
 )
 
+# business metrics, counted by the API workers where the thing happens
+ORDERS_CREATED = MetricSpec("citadel_orders_created", "Orders placed, by currency.", "counter", ("currency",))
+REVENUE = MetricSpec(
+    "citadel_revenue_minor_units",
+    "Totals of placed orders in minor units (cents), by currency.",
+    "counter",
+    ("currency",),
+)
+CHECKOUT_FAILURES = MetricSpec(
+    "citadel_checkout_failures", "Checkouts refused, by reason (the problem code).", "counter", ("reason",)
+)
+CART_ADDITIONS = MetricSpec("citadel_cart_additions", "Lines added to carts (units, by add).", "counter")
+SEARCH_QUERIES = MetricSpec(
+    "citadel_search_queries", "Searches, by result: found or zero (nothing found).", "counter", ("result",)
+)
+# read at scrape time from PostgreSQL and JetStream (what every worker shares)
+OUTBOX_BACKLOG = MetricSpec("citadel_outbox_backlog_events", "Outbox events not yet published.", "gauge")
+OUTBOX_AGE = MetricSpec(
+    "citadel_outbox_oldest_event_age_seconds", "Age of the oldest unpublished outbox event.", "gauge"
+)
+CONSUMER_PENDING = MetricSpec(
+    "citadel_jetstream_consumer_pending_messages",
+    "Messages of a stream a durable consumer has not yet been delivered (its lag).",
+    "gauge",
+    ("stream", "consumer"),
+)
+CONSUMER_UNACKED = MetricSpec(
+    "citadel_jetstream_consumer_ack_pending_messages",
+    "Messages delivered to a durable consumer and not yet acknowledged.",
+    "gauge",
+    ("stream", "consumer"),
+)
+SCRAPE_ERRORS = MetricSpec(
+    "citadel_scrape_source_up",
+    "1 when a scrape-time source answered, 0 when it did not.",
+    "gauge",
+    ("source",),
+)
+BUSINESS_METRICS = (ORDERS_CREATED, REVENUE, CHECKOUT_FAILURES, CART_ADDITIONS, SEARCH_QUERIES)
+SCRAPE_GAUGES = (OUTBOX_BACKLOG, OUTBOX_AGE, CONSUMER_PENDING, CONSUMER_UNACKED, SCRAPE_ERRORS)
+
 GaugeSource = Callable[[], Iterable[tuple[MetricSpec, tuple[str, ...], float]]]
 
 
@@ -144,7 +185,15 @@ class Metrics:
         self._counters: dict[str, dict[tuple[str, ...], float]] = {}
         self._histograms: dict[str, dict[tuple[str, ...], list[float]]] = {}
         self._gauge_sources: list[GaugeSource] = []
-        for spec in (HTTP_REQUESTS, HTTP_LATENCY, DB_POOL, CACHE_LOOKUPS, *specs):
+        for spec in (
+            HTTP_REQUESTS,
+            HTTP_LATENCY,
+            DB_POOL,
+            CACHE_LOOKUPS,
+            *BUSINESS_METRICS,
+            *SCRAPE_GAUGES,
+            *specs,
+        ):
             self.register(spec)
         self._requests = self._counters[HTTP_REQUESTS.name]
         self._latency = self._histograms[HTTP_LATENCY.name]
@@ -217,11 +266,14 @@ class Metrics:
                 snap = _snapshot_decoder.decode(path.read_bytes())
                 yield snap, _pid_alive(snap.pid)
 
-    def render(self) -> bytes:
-        """The Prometheus text exposition of every process's metrics, merged."""
+    def render(self, extra_gauges: Iterable[tuple[MetricSpec, tuple[str, ...], float]] = ()) -> bytes:
+        """The Prometheus text exposition of every process's metrics, merged, with gauges read at
+        scrape time (``extra_gauges``)."""
         counters: dict[str, dict[tuple[str, ...], float]] = {}
         histograms: dict[str, dict[tuple[str, ...], list[float]]] = {}
         gauges: dict[str, dict[tuple[str, ...], float]] = {}
+        for spec, names, reading in extra_gauges:
+            gauges.setdefault(spec.name, {})[names] = reading
         for snap, alive in self._all_snapshots():
             for name, series in snap.counters.items():
                 merged = counters.setdefault(name, {})

@@ -52,13 +52,6 @@ UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[]);
 -- name: record_publish_failure
 UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE seq = $1;
 
--- name: outbox_backlog
--- Unpublished events and the age in seconds of the oldest one.
-SELECT count(*) AS backlog,
-       COALESCE(EXTRACT(EPOCH FROM now() - min(occurred_at)), 0)::float8 AS oldest_age_s
-FROM outbox
-WHERE published_at IS NULL;
-
 -- name: purge_published_outbox
 DELETE FROM outbox WHERE published_at < now() - make_interval(days => $1);
 

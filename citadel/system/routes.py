@@ -30,7 +30,8 @@ class SystemController(Controller):
         media_type="text/plain",
     )
     async def metrics(self, runtime: RuntimeDep) -> Response[bytes]:
-        return Response(runtime.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+        gauges = await service.scrape_gauges(runtime)
+        return Response(runtime.metrics.render(gauges), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @get("/api/v1/info", operation_id="info", summary="Service name and versions")
     async def info(self) -> Info:

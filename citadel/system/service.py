@@ -1,9 +1,19 @@
-"""Readiness: can this worker reach PostgreSQL, Redis and NATS right now?"""
+"""Readiness (can this worker reach PostgreSQL, Redis and NATS right now?) and the gauges a
+metrics scrape reads from what all workers share: the outbox backlog and the JetStream consumers'
+lag."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
 
 from citadel.kit.db import load_queries
+from citadel.kit.observability import (
+    CONSUMER_PENDING,
+    CONSUMER_UNACKED,
+    OUTBOX_AGE,
+    OUTBOX_BACKLOG,
+    SCRAPE_ERRORS,
+    MetricSpec,
+)
 from citadel.kit.runtime import Runtime
 from citadel.system.models import Readiness
 
@@ -44,3 +54,48 @@ async def readiness(rt: Runtime) -> Readiness:
     outcome = dict(zip(checks, results, strict=True))
     ready = all(result == "ok" for result in results)
     return Readiness(status="ready" if ready else "not_ready", checks=outcome)
+
+
+Gauge = tuple[MetricSpec, tuple[str, ...], float]
+
+
+async def _outbox(rt: Runtime) -> list[Gauge]:
+    async with rt.db.connection() as conn:
+        row = await conn.fetchrow(Q.outbox_backlog)
+    if row is None:  # an aggregate answers one row; nothing to report otherwise
+        return []
+    return [(OUTBOX_BACKLOG, (), float(row["backlog"])), (OUTBOX_AGE, (), row["oldest_age_s"])]
+
+
+async def _consumers(rt: Runtime) -> list[Gauge]:
+    """Pending and unacknowledged messages of every durable consumer of this namespace's streams."""
+    js = rt.nats.jetstream()
+    prefix = rt.settings.stream_name("")  # "CITADEL_" or "<NS>_CITADEL_"
+    out: list[Gauge] = []
+    for stream in await js.streams_info():
+        name = stream.config.name or ""
+        if not name.startswith(prefix):
+            continue
+        for consumer in await js.consumers_info(name):
+            labels = (name, consumer.name or "")
+            out.append((CONSUMER_PENDING, labels, float(consumer.num_pending or 0)))
+            out.append((CONSUMER_UNACKED, labels, float(consumer.num_ack_pending or 0)))
+    return out
+
+
+async def scrape_gauges(rt: Runtime) -> list[Gauge]:
+    """The scrape-time gauges; a source that does not answer in time is reported down, not fatal."""
+    sources = {"outbox": _outbox, "jetstream": _consumers}
+
+    async def read(source: Callable[[Runtime], Awaitable[list[Gauge]]]) -> list[Gauge] | None:
+        try:
+            return await asyncio.wait_for(source(rt), CHECK_TIMEOUT_S)
+        except Exception:  # noqa: BLE001 - a scrape reports the source down instead of failing
+            return None
+
+    results = await asyncio.gather(*(read(source) for source in sources.values()))
+    gauges: list[Gauge] = []
+    for name, found in zip(sources, results, strict=True):
+        gauges.append((SCRAPE_ERRORS, (name,), 0.0 if found is None else 1.0))
+        gauges += found or []
+    return gauges

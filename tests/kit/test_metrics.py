@@ -4,11 +4,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from citadel.kit.observability import HTTP_REQUESTS, Metrics, MetricSpec, prepare_metrics_dir
+from citadel.worker import Worker
 from tests.fixtures.app import AppClient
+from tests.fixtures.catalog import unique
+from tests.fixtures.commerce import add, checkout, guest, open_shop, ship_to, stocked_product
 
 ORDERS = MetricSpec("citadel_test_orders", "Orders.", "counter", ("currency",))
 
@@ -98,3 +102,45 @@ async def test_metrics_endpoint_counts_requests_by_route_template(client: AppCli
     )
     assert HTTP_REQUESTS.name + "_total" in text.decode()
     assert os.getpid() == client.runtime.metrics.pid
+
+
+async def test_business_metrics_and_shared_gauges(client: AppClient, worker: Worker) -> None:
+    """Orders, revenue, refused checkouts, cart additions and searches are counted where they
+    happen; the outbox and the JetStream consumers are read at scrape time."""
+    shop = await open_shop(client)
+    _, variant = await stocked_product(client, shop, price=1_250, stock=(5,))
+
+    def value(samples: dict[Any, float], name: str, **labels: str) -> float:
+        return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+    before = _samples((await client.get("/metrics")).content)
+    shopper = await guest(client)
+    await add(client, shopper, variant, 2)
+    cart = await ship_to(client, shopper, shop)
+    refused = await checkout(client, shopper, cart["totals"]["totalAmount"] + 1)
+    assert refused.status_code == 409
+    placed = await checkout(client, shopper, cart["totals"]["totalAmount"])
+    assert placed.status_code == 201, placed.text
+    await client.get("/api/v1/search", params={"q": unique("nothingmatches").replace("-", "")})
+    after = _samples((await client.get("/metrics")).content)
+
+    def grew(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert grew("citadel_orders_created_total", currency="USD") == 1
+    assert grew("citadel_revenue_minor_units_total", currency="USD") == cart["totals"]["totalAmount"]
+    assert grew("citadel_checkout_failures_total", reason="price_changed") == 1
+    assert grew("citadel_cart_additions_total") == 1
+    assert grew("citadel_search_queries_total", result="zero") == 1
+    assert value(after, "citadel_scrape_source_up", source="outbox") == 1
+    assert value(after, "citadel_scrape_source_up", source="jetstream") == 1
+    assert ("citadel_outbox_backlog_events", ()) in after and (
+        "citadel_outbox_oldest_event_age_seconds",
+        (),
+    ) in after
+    lag = {
+        dict(labels)["consumer"]
+        for (name, labels) in after
+        if name == "citadel_jetstream_consumer_pending_messages"
+    }
+    assert lag, "the worker's durable consumers are reported"

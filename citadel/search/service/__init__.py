@@ -21,6 +21,7 @@ from citadel.catalog.models import SEARCH_TOPIC, ProductFilters
 from citadel.kit.cache import CachedBody
 from citadel.kit.db import Connection, load_queries
 from citadel.kit.errors import FieldError, ValidationFailed
+from citadel.kit.observability import SEARCH_QUERIES
 from citadel.kit.runtime import Runtime
 from citadel.kit.tally import Counts
 from citadel.search.models import (
@@ -141,6 +142,7 @@ def cached_search(runtime: Runtime, key: str) -> CachedBody | None:
 def count_search(runtime: Runtime, words: str, body: CachedBody) -> None:
     found = _total.decode(body.body).total
     runtime.tally.add(STATS_KIND, (datetime.now(UTC).date(), words), 1, 0 if found else 1)
+    runtime.metrics.inc(SEARCH_QUERIES, ("found" if found else "zero",))
 
 
 def _query_of(key: str) -> str:
