@@ -10,6 +10,7 @@ import asyncio
 import os
 import signal
 import sys
+import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,19 @@ def cmd_seed(args: argparse.Namespace) -> None:
         )
 
 
+def cmd_worker_alive(args: argparse.Namespace) -> None:
+    """A health check for a worker container: its heartbeat file was touched recently."""
+    if not args.path:
+        raise SystemExit("set CITADEL_WORKER_HEARTBEAT_PATH (or --path)")
+    try:
+        age = time.time() - Path(args.path).stat().st_mtime
+    except FileNotFoundError:
+        raise SystemExit(f"no heartbeat at {args.path}") from None
+    if age > args.max_age:
+        raise SystemExit(f"the last heartbeat is {age:.0f} s old")
+    print(f"alive: last heartbeat {age:.1f} s ago")
+
+
 def cmd_worker(args: argparse.Namespace) -> None:
     settings = _settings()
     worker = Worker(settings, relay=not args.no_relay)
@@ -201,6 +215,10 @@ def parser() -> argparse.ArgumentParser:
     worker_cmd = sub.add_parser("worker", help="run JetStream consumers (and the relay)")
     worker_cmd.add_argument("--no-relay", action="store_true", help="leave the relay to `citadel relay`")
     worker_cmd.set_defaults(func=cmd_worker)
+    alive = sub.add_parser("worker-alive", help="exit 0 if the worker's heartbeat file is fresh")
+    alive.add_argument("--path", default=os.environ.get("CITADEL_WORKER_HEARTBEAT_PATH"))
+    alive.add_argument("--max-age", type=float, default=30.0, help="seconds")
+    alive.set_defaults(func=cmd_worker_alive)
 
     sub.add_parser("relay", help="publish the outbox to JetStream").set_defaults(func=cmd_relay)
 

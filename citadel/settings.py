@@ -130,6 +130,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     payment_hold_test_s: int = 900  # how long stock is held for an unpaid order, per provider
     payment_hold_manual_s: int = 3 * 86400
     hold_sweep_interval_s: float = 5.0
+    # a file the worker touches every few seconds while all its tasks run and PostgreSQL and NATS
+    # answer (`citadel worker-alive` checks it: a container's health check)
+    worker_heartbeat_path: str | None = None
     live_origins: tuple[str, ...] = ()  # allowed Origins of /ws besides the storefront and CORS ones
 
     # vendors' bulk jobs

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from pathlib import Path
 from typing import Any
 
 from citadel.auth import service as auth_service
@@ -35,6 +36,7 @@ from citadel.settings import Settings
 
 logger = logging.getLogger("citadel.worker")
 
+HEARTBEAT_INTERVAL_S = 5.0
 HOUSEKEEPING_INTERVAL_S = 600.0
 SWEEP_BATCH = 50
 
@@ -103,6 +105,9 @@ class Worker:
                 tasks.append(asyncio.create_task(self._sweep_holds(stop), name="hold-sweeper"))
                 tasks.append(asyncio.create_task(self.jobs.run(stop), name="bulk-jobs"))
             tasks.append(asyncio.create_task(self._retry_versions(stop), name="cache-version-retry"))
+            if self.settings.worker_heartbeat_path:
+                heartbeat = self._heartbeat(stop, list(tasks), Path(self.settings.worker_heartbeat_path))
+                tasks.append(asyncio.create_task(heartbeat, name="heartbeat"))
             await stop.wait()
         finally:
             for task in tasks:
@@ -113,6 +118,21 @@ class Worker:
             if self.elasticsearch is not None:
                 await self.elasticsearch.close()
             await self.db.close()
+
+    async def _heartbeat(self, stop: asyncio.Event, tasks: list[asyncio.Task[None]], path: Path) -> None:
+        """Touch ``path`` while every task runs and PostgreSQL and NATS answer; a stale file
+        tells a health check the worker is stuck or broken."""
+        while not stop.is_set():
+            try:
+                alive = all(not task.done() for task in tasks) and self.link.connected
+                if alive:
+                    async with self.db.connection() as conn:
+                        await conn.fetchval("SELECT 1")
+                    await asyncio.to_thread(path.touch)
+            except Exception as exc:  # noqa: BLE001 - a failed beat is the signal; the check reads it
+                logger.warning("worker heartbeat skipped: %s", type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), HEARTBEAT_INTERVAL_S)
 
     async def _retry_versions(self, stop: asyncio.Event) -> None:
         retry = asyncio.ensure_future(self.cache_versions.retry_forever())

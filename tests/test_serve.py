@@ -12,23 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from citadel.settings import Settings
-from tests.fixtures.servers import free_port, process_env, wait_for_port
-
-
-def server_env(settings: Settings, tmp_path: Path, **extra: str) -> dict[str, str]:
-    """The environment of a citadel process using the test run's servers, database and namespace."""
-    return process_env(
-        CITADEL_DATABASE_URL=settings.database_url.reveal(),
-        CITADEL_REDIS_URL=settings.redis_url.reveal(),
-        CITADEL_NATS_URL=settings.nats_url.reveal(),
-        CITADEL_JWT_SECRET=settings.jwt_secret.reveal(),
-        CITADEL_CSRF_SECRET=settings.csrf_secret.reveal(),
-        CITADEL_CURSOR_SECRET=settings.cursor_secret.reveal(),
-        CITADEL_NAMESPACE=settings.namespace,
-        CITADEL_ENV="test",
-        CITADEL_DATA_DIR=str(tmp_path / "data"),
-        **extra,
-    )
+from tests.fixtures.servers import free_port, server_env, wait_for_port
 
 
 @pytest.fixture

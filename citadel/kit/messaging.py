@@ -79,7 +79,8 @@ class NatsLink:
         while True:
             try:
                 self._client = await nats.connect(
-                    servers=[self.url],
+                    # a cluster is named by its servers' URLs separated by commas
+                    servers=[u.strip() for u in self.url.split(",") if u.strip()],
                     name=self.name,
                     connect_timeout=self.connect_timeout,
                     allow_reconnect=True,
