@@ -53,7 +53,7 @@ def gateway(settings: Settings, tmp_path: Path) -> Iterator[Gateway]:
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
     nginx = subprocess.Popen(
         [binary, "-p", str(nginx_dir), "-c", str(config), "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         wait_for_port(app_port, timeout=20)
