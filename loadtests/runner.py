@@ -42,6 +42,7 @@ from citadel.seed import seed, seed_shipping
 from citadel.settings import Secret, Settings
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 LOCUSTFILE = HERE / "locustfile.py"
 DEFAULT_GATES = HERE / "gates" / "default.toml"
 REPORTS = HERE.parent / "bench" / "results" / "locust"
@@ -160,6 +161,11 @@ def run_profile(
     totals, endpoints = read_stats(out / "locust_stats.csv")
     misses = judge(gates, totals)
     cpu_percent = (usage.ru_utime + usage.ru_stime) / elapsed * 100
+
+    def shown(path: Path | str) -> str:  # inside the repository: relative to it
+        resolved = Path(path).resolve()
+        return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(path)
+
     result = {
         "case": f"locust_{profile}", "tool": "locust", "profile": profile,
         "load": {
@@ -169,9 +175,11 @@ def run_profile(
         "latency_ms": {"p50": totals.p50, "p95": totals.p95, "p99": totals.p99, "max": totals.max},
         "error_count": totals.failures, "failure_ratio": round(totals.failure_ratio, 6),
         "locust_cpu_percent": round(cpu_percent, 1), "endpoints": endpoints,
-        "gates": {"file": str(args.gates), **msgspec.to_builtins(gates)},
+        "gates": {"file": shown(args.gates), **msgspec.to_builtins(gates)},
         "verdict": "pass" if not misses else "fail", "misses": misses,
-        "reports": {"dir": str(out), "html": str(out / "report.html"), "csv": str(out / "locust_stats.csv")},
+        "reports": {
+            "dir": shown(out), "html": shown(out / "report.html"), "csv": shown(out / "locust_stats.csv"),
+        },
     }  # fmt: skip
     record([result], facts, Path(args.store), suite="load")
     print(

@@ -21,7 +21,7 @@ from citadel.settings import Settings
 from citadel.worker import Worker
 from tests.fixtures.app import AppClient, eventually, isolated_settings
 from tests.fixtures.catalog import create_seller, unique
-from tests.fixtures.servers import Servers, process_env
+from tests.fixtures.servers import Servers, server_env
 from tests.fixtures.vendors import issue_key, key_headers
 
 
@@ -147,16 +147,9 @@ async def _body(data: bytes) -> AsyncIterator[bytes]:
 
 
 def _start_worker(settings: Settings, tmp_path: Path) -> subprocess.Popen[bytes]:
-    env = process_env(
-        CITADEL_DATABASE_URL=settings.database_url.reveal(),
-        CITADEL_REDIS_URL=settings.redis_url.reveal(),
-        CITADEL_NATS_URL=settings.nats_url.reveal(),
-        CITADEL_JWT_SECRET=settings.jwt_secret.reveal(),
-        CITADEL_CSRF_SECRET=settings.csrf_secret.reveal(),
-        CITADEL_CURSOR_SECRET=settings.cursor_secret.reveal(),
-        CITADEL_NAMESPACE=settings.namespace,
-        CITADEL_ENV="test",
-        CITADEL_DATA_DIR=str(tmp_path / "data"),
+    env = server_env(
+        settings,
+        tmp_path,
         CITADEL_BULK_JOB_CHUNK_ROWS="250",
         CITADEL_BULK_JOB_LEASE_S="2",
         CITADEL_BULK_JOB_POLL_S="0.2",
