@@ -36,6 +36,8 @@ PROFILE = os.environ.get("CITADEL_LOAD_PROFILE", "mixed")
 DATA = CONFIG["data"]
 SAMPLE = int(os.environ.get("CITADEL_LOAD_SAMPLE", "0")) or DATA["products"]
 CUSTOMERS = int(os.environ.get("CITADEL_LOAD_CUSTOMERS", "0")) or DATA["customers"]
+# distributed runs: each Locust worker takes its buyers' accounts from its own range
+CUSTOMER_OFFSET = int(os.environ.get("CITADEL_LOAD_CUSTOMER_OFFSET", "0"))
 TEST_CARD = "4242424242424242"
 ADDRESS = {
     "fullName": "Load Shopper", "line1": "1 Market Street", "city": "San Francisco",
@@ -225,7 +227,7 @@ class BuyUser(CitadelUser):
     """A signed-in customer who buys: a line or two, the address, checkout with an idempotency
     key and the total it was shown, then the order."""
 
-    _customers = iter(range(1, 1_000_000))
+    _customers = iter(range(CUSTOMER_OFFSET + 1, 1_000_000))
 
     def on_start(self) -> None:
         super().on_start()
