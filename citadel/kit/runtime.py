@@ -134,14 +134,17 @@ class Runtime:
         self._local_caches: dict[str, LocalCache[Any, Any]] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
-    def local_cache(self, topic: str, *, max_entries: int = 1000) -> LocalCache[Any, Any]:
-        """This worker's cache of decoded values for ``topic``, kept fresh by its invalidations."""
+    def local_cache(
+        self, topic: str, *, max_entries: int = 1000, ttl_s: float | None = None
+    ) -> LocalCache[Any, Any]:
+        """This worker's cache of decoded values for ``topic``, kept fresh by its invalidations
+        (or, with ``ttl_s``, by a lifetime of its own)."""
         cache = self._local_caches.get(topic)
         if cache is None:
             cache = self._local_caches[topic] = LocalCache(
                 self.bus,
                 topic,
-                ttl_s=self.settings.cache_memory_ttl_s,
+                ttl_s=self.settings.cache_memory_ttl_s if ttl_s is None else ttl_s,
                 fallback_ttl_s=self.settings.cache_memory_fallback_ttl_s,
                 max_entries=max_entries,
             )

@@ -151,6 +151,22 @@ async def test_suggestions_complete_words_products_and_categories(
     assert (await client.get("/api/v1/search/suggest", params={"q": ""})).status_code == 422
 
 
+async def test_suggestions_are_kept_a_few_seconds_per_worker(client: AppClient) -> None:
+    seller = await create_seller(client)
+    word = unique("quorvex").replace("-", "")[:30]
+    first = await client.get("/api/v1/search/suggest", params={"q": word[:7]})
+    assert [i for i in first.json()["items"] if i["kind"] == "product"] == []
+    product = await create_product(client, seller, name=f"{word} lantern")
+    kept = await client.get("/api/v1/search/suggest", params={"q": word[:7]})
+    assert kept.json() == first.json()  # the same answer, from this worker's memory
+    cache = client.runtime.local_cache(search.SUGGEST_TOPIC)
+    assert cache.ttl_s == search.SUGGEST_TTL_S <= 10
+    _, value = cache._entries[(word[:7], 8)]
+    cache._entries[(word[:7], 8)] = (0.0, value)  # as if its few seconds had passed
+    fresh = await client.get("/api/v1/search/suggest", params={"q": word[:7]})
+    assert product["id"] in {i["id"] for i in fresh.json()["items"] if i["kind"] == "product"}
+
+
 async def test_admins_read_what_shoppers_search_for(client: AppClient, catalog: dict[str, Any]) -> None:
     popular = f"{catalog['brand']} wireless"
     missing = unique("nothing").replace("-", "")
