@@ -75,6 +75,9 @@ class Answer(msgspec.Struct, frozen=True):
     status_code: int
     body: bytes
     replayed: bool
+    # of an order placed by this call (not a replay): what the metrics count
+    currency: str | None = None
+    total_amount: int = 0
 
 
 def _scope(shopper: Principal | None, token: str | None) -> str:
@@ -102,9 +105,9 @@ async def checkout(
                 stored = await idempotency.claim(conn, scope, ROUTE, key, print_, settings.idempotency_ttl_h)
                 if stored is not None:
                     return Answer(stored.status_code, stored.body, True)
-                body = await _place(conn, settings, ctx, shopper, token, data, details)
+                body, draft = await _place(conn, settings, ctx, shopper, token, data, details)
                 await idempotency.record(conn, scope, ROUTE, key, print_, 201, body)
-            return Answer(201, body, False)
+            return Answer(201, body, False, draft.currency, draft.total)
         except (asyncpg.SerializationError, asyncpg.DeadlockDetectedError):
             if attempt == settings.checkout_retries:
                 raise
@@ -168,7 +171,7 @@ async def _place(
     token: str | None,
     data: CheckoutInput,
     details: dict[str, str],
-) -> bytes:
+) -> tuple[bytes, OrderDraft]:
     cart = await carts.find(conn, shopper, token, lock=True)
     p = await carts.priced(conn, ctx, cart, shopper, stock=False)  # the holds check stock, locked
     _refuse_what_needs_fixing(p, data)
@@ -240,4 +243,4 @@ async def _place(
         [HoldRequest(line_id=x.id, variant_id=x.variant_id, quantity=x.quantity) for x in lines],
         draft.holds_expire_at,
     )
-    return body
+    return body, draft
