@@ -70,20 +70,7 @@ async def _vendor_key(url: str) -> str:
         async with db.transaction() as conn:
             user = await conn.fetchval("SELECT owner_user_id FROM vendors WHERE slug = $1", VENDOR_SLUG)
             if user is None:
-                user = uuid7()
-                await conn.execute(
-                    "INSERT INTO users (id, email, password_hash, name, role)"
-                    " VALUES ($1, $2, 'none', 'Bench bulk', 'vendor')",
-                    user,
-                    f"{VENDOR_SLUG}@bench.test",
-                )
-                await conn.execute(
-                    "INSERT INTO vendors (id, owner_user_id, name, slug, status)"
-                    " VALUES ($1, $2, 'Bench bulk', $3, 'active')",
-                    uuid7(),
-                    user,
-                    VENDOR_SLUG,
-                )
+                user, _ = await environment.make_vendor(conn, VENDOR_SLUG, "Bench bulk")
                 await categories.create_category(conn, CategoryCreate(name="Bench tools", slug=CATEGORY_SLUG))
                 for code in WAREHOUSES:
                     await warehouses.create_warehouse(

@@ -38,6 +38,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from bench import environment
 from bench.driver import Load, Server
 from citadel._fast import money
 from citadel.kit.ids import uuid7
@@ -75,21 +76,7 @@ async def _prepare(url: str) -> Catalogue:
 async def _catalogue(conn: asyncpg.Connection) -> Catalogue:
     vendor = await conn.fetchval("SELECT id FROM vendors WHERE slug = $1", VENDOR_SLUG)
     if vendor is None:
-        user = uuid7()
-        await conn.execute(
-            "INSERT INTO users (id, email, password_hash, name, role)"
-            " VALUES ($1, $2, 'none', 'Bench', 'vendor')",
-            user,
-            f"{VENDOR_SLUG}@bench.test",
-        )
-        vendor = uuid7()
-        await conn.execute(
-            "INSERT INTO vendors (id, owner_user_id, name, slug, status)"
-            " VALUES ($1, $2, 'Bench', $3, 'active')",
-            vendor,
-            user,
-            VENDOR_SLUG,
-        )
+        _, vendor = await environment.make_vendor(conn, VENDOR_SLUG, "Bench")
         products = [uuid7() for _ in range(SKUS + 1)]
         prices = [900 + (n * 37) % 4000 for n in range(SKUS + 1)]
         await conn.execute(

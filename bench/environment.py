@@ -4,11 +4,13 @@ import asyncio
 import os
 import secrets
 import tempfile
+import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
 from bench.apps.bare import ROWS
+from citadel.kit.ids import uuid7
 from citadel.kit.migrations import migrate
 from citadel.kit.services import SERVICES, URL_VARS, EmbeddedServices, data_dir_from
 
@@ -51,6 +53,26 @@ async def _prepare_database(admin_dsn: str, name: str) -> str:
     finally:
         await conn.close()
     return url
+
+
+async def make_vendor(conn: asyncpg.Connection, slug: str, name: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """An active vendor and the vendor user who owns it (no password: benchmarks use keys or
+    carts, never sign-ins); (user id, vendor id)."""
+    user, vendor = uuid7(), uuid7()
+    await conn.execute(
+        "INSERT INTO users (id, email, password_hash, name, role) VALUES ($1, $2, 'none', $3, 'vendor')",
+        user,
+        f"{slug}@bench.test",
+        name,
+    )
+    await conn.execute(
+        "INSERT INTO vendors (id, owner_user_id, name, slug, status) VALUES ($1, $2, $3, $4, 'active')",
+        vendor,
+        user,
+        name,
+        slug,
+    )
+    return user, vendor
 
 
 def prepare(database: str = BENCH_DATABASE, namespace: str = "bench") -> dict[str, str]:
