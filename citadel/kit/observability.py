@@ -140,14 +140,14 @@ CONSUMER_UNACKED = MetricSpec(
     "gauge",
     ("stream", "consumer"),
 )
-SCRAPE_ERRORS = MetricSpec(
+SCRAPE_SOURCE_UP = MetricSpec(
     "citadel_scrape_source_up",
     "1 when a scrape-time source answered, 0 when it did not.",
     "gauge",
     ("source",),
 )
 BUSINESS_METRICS = (ORDERS_CREATED, REVENUE, CHECKOUT_FAILURES, CART_ADDITIONS, SEARCH_QUERIES)
-SCRAPE_GAUGES = (OUTBOX_BACKLOG, OUTBOX_AGE, CONSUMER_PENDING, CONSUMER_UNACKED, SCRAPE_ERRORS)
+SCRAPE_GAUGES = (OUTBOX_BACKLOG, OUTBOX_AGE, CONSUMER_PENDING, CONSUMER_UNACKED, SCRAPE_SOURCE_UP)
 
 GaugeSource = Callable[[], Iterable[tuple[MetricSpec, tuple[str, ...], float]]]
 

@@ -11,7 +11,7 @@ from citadel.kit.observability import (
     CONSUMER_UNACKED,
     OUTBOX_AGE,
     OUTBOX_BACKLOG,
-    SCRAPE_ERRORS,
+    SCRAPE_SOURCE_UP,
     MetricSpec,
 )
 from citadel.kit.runtime import Runtime
@@ -96,6 +96,6 @@ async def scrape_gauges(rt: Runtime) -> list[Gauge]:
     results = await asyncio.gather(*(read(source) for source in sources.values()))
     gauges: list[Gauge] = []
     for name, found in zip(sources, results, strict=True):
-        gauges.append((SCRAPE_ERRORS, (name,), 0.0 if found is None else 1.0))
+        gauges.append((SCRAPE_SOURCE_UP, (name,), 0.0 if found is None else 1.0))
         gauges += found or []
     return gauges
