@@ -48,7 +48,7 @@ SELECT
             ORDER BY page.n), '[]')
      FROM page JOIN products p ON p.id = page.id)::text AS items,
     (SELECT COALESCE(json_agg(json_build_array(fv.kind, fv.key, fv.value, ven.name, f.n)), '[]')
-     FROM (SELECT code, count(*) AS n FROM matches, unnest(matches.facet_codes) AS code GROUP BY code) f
+     FROM (SELECT code, count(*) AS n FROM (SELECT unnest(facet_codes) AS code FROM matches) c GROUP BY code) f
      JOIN facet_values fv ON fv.id = f.code
      LEFT JOIN vendors ven ON fv.kind = 'vendor' AND ven.id::text = fv.key)::text AS facets,
     (SELECT COALESCE(json_agg(json_build_array(b.bucket, b.n) ORDER BY b.bucket), '[]')
