@@ -18,7 +18,6 @@ Results are appended to the store as JSON lines and summarised with ratios to th
 """
 
 import argparse
-import random
 import statistics
 import sys
 from collections.abc import Callable
@@ -27,8 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import bulk, catalog, checkout, dashboard, environment
-from bench.apps.bare import ROWS
-from bench.driver import RESULTS, Load, Server, exclusive, machine, measure, record
+from bench.driver import CEILINGS, RESULTS, Load, Server, ceiling_cases, exclusive, machine, measure, record
 
 # name, server, paths, readiness path, load, and options of measure (a script, its files, an
 # audit factory called as the case's window starts)
@@ -36,19 +34,7 @@ Case = tuple[str, Server, list[str], str, Load, dict[str, Any]]
 
 
 def _ceilings(env: dict[str, str], load: Load) -> list[Case]:
-    ids = random.Random(7).sample(range(1, ROWS + 1), 500)
-    return [
-        ("a_rsgi", Server("bench.apps.bare:rsgi_app", interface="rsgi"), ["/api/v1/info"], "/", load, {}),
-        ("b_struct", Server("bench.apps.bare:litestar_struct"), ["/api/v1/info"], "/api/v1/info", load, {}),
-        (
-            "c_pk",
-            Server("bench.apps.bare:litestar_pk", env=env),
-            [f"/bench/products/{i}" for i in ids],
-            "/bench/products/1",
-            load,
-            {},
-        ),
-    ]
+    return [(*case, {}) for case in ceiling_cases(env, load)]
 
 
 def _foundation(env: dict[str, str], load: Load) -> list[Case]:
@@ -71,7 +57,6 @@ SUITES: dict[str, Callable[[dict[str, str], Load], list[Case]]] = {
     "catalog": _catalog,
     "checkout": _checkout,
 }
-CEILINGS = ("a_rsgi", "b_struct", "c_pk")
 CASE_NAMES = {
     "ceilings": CEILINGS,
     "foundation": (*CEILINGS, "full_info"),

@@ -9,6 +9,7 @@ import fcntl
 import json
 import os
 import platform
+import random
 import re
 import secrets
 import shutil
@@ -28,6 +29,8 @@ from typing import Any
 
 import httpx
 import psutil
+
+from bench.apps.bare import ROWS as BARE_ROWS
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results" / "results.jsonl"
@@ -214,6 +217,27 @@ def measure(
         "server_cpu_us_per_request": round(cpu_used / max(1, raw["requests"]) * 1e6, 1),
         **found,
     }
+
+
+CEILINGS = ("a_rsgi", "b_struct", "c_pk")
+
+
+def ceiling_cases(env: dict[str, str], load: Load) -> list[tuple[str, Server, list[str], str, Load]]:
+    """The bare ceilings every HTTP result is judged against: a Granian RSGI app, a Litestar route
+    returning a Struct, and one doing one asyncpg primary-key read (name, server, paths, readiness
+    path, load)."""
+    ids = random.Random(7).sample(range(1, BARE_ROWS + 1), 500)
+    return [
+        ("a_rsgi", Server("bench.apps.bare:rsgi_app", interface="rsgi"), ["/api/v1/info"], "/", load),
+        ("b_struct", Server("bench.apps.bare:litestar_struct"), ["/api/v1/info"], "/api/v1/info", load),
+        (
+            "c_pk",
+            Server("bench.apps.bare:litestar_pk", env=env),
+            [f"/bench/products/{i}" for i in ids],
+            "/bench/products/1",
+            load,
+        ),
+    ]
 
 
 def machine() -> dict[str, Any]:

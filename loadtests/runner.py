@@ -36,7 +36,7 @@ from typing import Any
 import msgspec
 
 from bench import checkout, environment
-from bench.driver import Server, machine, record, running
+from bench.driver import Load, Server, ceiling_cases, machine, measure, record, running
 from citadel.kit.db import Database
 from citadel.seed import seed, seed_shipping
 from citadel.settings import Secret, Settings
@@ -127,8 +127,24 @@ def _failures(path: Path, limit: int = 5) -> list[str]:
     return [f"{r['Occurrences']}× {r['Method']} {r['Name']}: {r['Error'][:200]}" for r in rows[:limit]]
 
 
+def measure_ceilings(env: dict[str, str], duration_s: float) -> dict[str, dict[str, Any]]:
+    """The bare ceilings on this machine, measured with wrk before Citadel is served (the run's
+    own yardstick: req/s of a bare Granian app, a bare Litestar route, one primary-key read)."""
+    load = Load(connections=64, duration_s=duration_s, warmup_s=min(2.0, duration_s / 2))
+    found = {}
+    for name, server, paths, ready, case_load in ceiling_cases(env, load):
+        found[name] = measure(name, server, paths, case_load, ready_path=ready)
+        print(f"ceiling {name}: {found[name]['rps']:,.0f} req/s", file=sys.stderr)
+    return found
+
+
 def run_profile(
-    profile: str, host: str, args: argparse.Namespace, gates: Gates, facts: dict[str, Any]
+    profile: str,
+    host: str,
+    args: argparse.Namespace,
+    gates: Gates,
+    facts: dict[str, Any],
+    ceilings: dict[str, dict[str, Any]],
 ) -> bool:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     # users start (and sign in) during the ramp; the statistics are reset once all have started,
@@ -177,6 +193,10 @@ def run_profile(
         "locust_cpu_percent": round(cpu_percent, 1), "endpoints": endpoints,
         "gates": {"file": shown(args.gates), **msgspec.to_builtins(gates)},
         "verdict": "pass" if not misses else "fail", "misses": misses,
+        # the bare ceilings of this run and the profile's share of each (with think times, a
+        # profile asks for what its users ask, so this is the share of the bare capacity it used)
+        "ceilings": {name: c["rps"] for name, c in ceilings.items()},
+        **{f"of_{name}": round(totals.rps / c["rps"], 4) for name, c in ceilings.items() if c["rps"]},
         "reports": {
             "dir": shown(out), "html": shown(out / "report.html"), "csv": shown(out / "locust_stats.csv"),
         },
@@ -187,6 +207,9 @@ def run_profile(
         f" p95 {totals.p95:,.0f} ms, p99 {totals.p99:,.0f} ms, {totals.failures:,} failures;"
         f" Locust used {cpu_percent:.0f}% of a core: {'PASS' if not misses else 'FAIL'}"
     )
+    if ceilings:
+        shares = ", ".join(f"{totals.rps / c['rps']:.1%} of {n}" for n, c in ceilings.items() if c["rps"])
+        print(f"  same-run ceilings: {shares}")
     for miss in misses:
         print(f"  gate missed: {miss}")
     for failure in _failures(out / "locust_failures.csv"):
@@ -221,10 +244,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"unknown profiles: {', '.join(unknown)}; known: {', '.join(known)}", file=sys.stderr)
         return 2
     passed = True
+    ceilings: dict[str, dict[str, Any]] = {}
     with ExitStack() as stack:
         host = args.host
         if host is None:
             env = environment.prepare(database=args.database, namespace="load")
+            if args.ceilings_duration > 0:  # only for a Citadel served here: the same machine
+                ceilings = measure_ceilings(env, args.ceilings_duration)
+                record(list(ceilings.values()), machine(), Path(args.store), suite="load")
             os.environ.update(env)  # the seed and this run's own clients use the same servers
             asyncio.run(_prepare_data(env["CITADEL_DATABASE_URL"], args.products, args.customers))
             stack.enter_context(checkout.worker_running(env))
@@ -234,7 +261,7 @@ def run(args: argparse.Namespace) -> int:
             )  # fmt: skip
             host, _ = stack.enter_context(running(app, "/readyz"))
         for profile in profiles:
-            passed = run_profile(profile, host.rstrip("/"), args, gates, machine()) and passed
+            passed = run_profile(profile, host.rstrip("/"), args, gates, machine(), ceilings) and passed
     return 0 if passed else 1
 
 
@@ -262,6 +289,10 @@ def main(argv: list[str] | None = None) -> int:
     go.add_argument(
         "--backpressure", type=int, default=2048, help="connections each Granian worker holds at once"
     )
+    go.add_argument(
+        "--ceilings-duration", type=float, default=10.0,
+        help="seconds of each bare ceiling measured before a Citadel served here (0: none)",
+    )  # fmt: skip
     sub.add_parser("profiles", help="list the profiles and their weights")
     args = parser.parse_args(argv)
     if args.command == "profiles":

@@ -60,14 +60,20 @@ def test_every_profile_runs_a_short_smoke(tmp_path: Path) -> None:
             sys.executable, "-m", "loadtests", "run", "--profile", ",".join(PROFILES), "--users", "4",
             "--spawn-rate", "4", "--duration", "4", "--gates", "loadtests/gates/smoke.toml",
             "--store", str(store), "--reports", str(tmp_path / "reports"), "--database", "citadel_load_smoke",
-            "--products", "300", "--customers", "10", "--sample", "40",
+            "--products", "300", "--customers", "10", "--sample", "40", "--ceilings-duration", "1",
         ],
         cwd=ROOT, capture_output=True, text=True, check=False, timeout=380,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr[-3000:]
-    results = [json.loads(line) for line in store.read_text().splitlines()]
+    stored = [json.loads(line) for line in store.read_text().splitlines()]
+    ceilings = {r["case"]: r for r in stored if r["tool"] == "wrk"}
+    assert set(ceilings) == {"a_rsgi", "b_struct", "c_pk"}
+    assert all(c["rps"] > 0 and c["error_count"] == 0 for c in ceilings.values())
+    results = [r for r in stored if r["tool"] == "locust"]
     assert [r["profile"] for r in results] == list(PROFILES)
     for r in results:
+        assert r["ceilings"] == {name: c["rps"] for name, c in ceilings.items()}
+        assert r["of_c_pk"] == round(r["rps"] / ceilings["c_pk"]["rps"], 4)
         assert (r["suite"], r["tool"], r["verdict"], r["error_count"]) == ("load", "locust", "pass", 0), r
         assert r["requests"] > 0 and r["latency_ms"]["p95"] > 0 and r["locust_cpu_percent"] > 0
         assert Path(r["reports"]["html"]).stat().st_size > 0 and r["endpoints"]

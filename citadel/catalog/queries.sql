@@ -231,3 +231,16 @@ JOIN products p ON p.id = v.product_id
 JOIN vendors ven ON ven.id = v.vendor_id
 LEFT JOIN categories c ON c.id = p.category_id
 WHERE v.id = ANY($1::uuid[]);
+
+-- name: listing_scopes
+-- The cache scopes of list and search pages these products reach: their vendors, their
+-- categories with every ancestor, and the lexemes of their search documents.
+SELECT array_agg(DISTINCT scope) FROM (
+    SELECT 'v:' || p.vendor_id::text AS scope FROM products p WHERE p.id = ANY ($1::uuid[])
+    UNION ALL
+    SELECT 'c:' || a::text FROM products p JOIN categories c ON c.id = p.category_id, unnest(c.path) AS a
+    WHERE p.id = ANY ($1::uuid[])
+    UNION ALL
+    SELECT 'w:' || w FROM products p, unnest(tsvector_to_array(p.search_vector)) AS w
+    WHERE p.id = ANY ($1::uuid[])
+) s;

@@ -162,16 +162,19 @@ class LocalCache(Generic[K, V]):
 
 # --- pre-encoded responses in two tiers --------------------------------------------------------
 #
-# An entry is named by (topic, scope, key): ``scope`` is what one write invalidates (a product's
-# id; "*" for every page of a list) and ``key`` tells entries of one scope apart (the filters of a
-# list page). Tier 1 is this worker's memory (LRU, bounded by entries and bytes); tier 2 is Redis,
-# where each scope has a version number and each entry records the version it was loaded under
-# ("<version>\n<etag><body>"). A read fetches the scope's version and the entry in one MGET and
-# uses the entry only if the versions agree. A write bumps the version after COMMIT (before the
-# NATS broadcast, so a worker that drops its copy cannot refill it from Redis's old one); a loader
-# that read the old version writes an entry stamped with it, which no reader accepts. Redis
-# failures degrade to loading from PostgreSQL, never to errors; a bump that failed is retried
-# until Redis answers again.
+# An entry is named by (topic, key) and depends on one or more scopes of its topic: a scope is
+# what one write invalidates (a product's id; "*" for every page of a list; a vendor's or a
+# category's part of the lists) and ``key`` tells entries apart (the filters of a list page). A
+# read names the candidate scopes of its key; its loader may answer that the body depends on
+# only some of them (``Loaded``). Tier 1 is this worker's memory (LRU, bounded by entries and
+# bytes); tier 2 is Redis, where each scope has a version number and each entry records the
+# versions it was loaded under ("<v1>.<v2>...\n<etag><body>", "-" for a candidate it does not
+# depend on). A read fetches the candidates' versions and the entry in one MGET and uses the
+# entry only if every version it depends on agrees. A write bumps the versions after COMMIT
+# (before the NATS broadcast, so a worker that drops its copy cannot refill it from Redis's old
+# one); a loader that read an old version writes an entry stamped with it, which no reader
+# accepts. Redis failures degrade to loading from PostgreSQL, never to errors; a bump that failed
+# is retried until Redis answers again.
 
 CacheTier = Literal["memory", "redis"]
 
@@ -206,11 +209,11 @@ class CacheVersions:
         self._retry: set[Invalidation] = set()
 
     def version_key(self, topic: str, scope: str) -> str:
-        # the braces keep a scope's keys in one Redis Cluster slot, as the read script needs
-        return f"{self.key_prefix}{{{topic}:{scope}}}:v"
+        # the braces keep a topic's keys in one Redis Cluster slot, as the one-MGET read needs
+        return f"{self.key_prefix}{{{topic}}}:v:{scope}"
 
-    def data_key(self, topic: str, scope: str, key: str) -> str:
-        return f"{self.key_prefix}{{{topic}:{scope}}}:d:{key}"
+    def data_key(self, topic: str, key: str) -> str:
+        return f"{self.key_prefix}{{{topic}}}:d:{key}"
 
     async def bump(self, invalidations: Iterable[Invalidation]) -> None:
         """New versions for the scopes written; what fails now is retried by ``retry_forever``."""
@@ -237,12 +240,23 @@ class CacheVersions:
                 await self.bump(())
 
 
-Stamp = tuple[int, int]  # (epoch of the whole cache, generation of the scope)
+Stamp = tuple[int, ...]  # (epoch of the whole cache, generation of each scope)
+Scopes = tuple[str, ...]
+
+
+class Loaded(msgspec.Struct, frozen=True):
+    """A loader's body that depends on only some of the scopes its read named."""
+
+    body: bytes
+    scopes: Scopes
+
+
+Loader = Callable[[], Awaitable["bytes | Loaded | None"]]
 
 
 class _Entry(msgspec.Struct):
     expires: float
-    scope: str
+    scopes: Scopes
     stamp: Stamp
     value: CachedBody
     size: int
@@ -276,7 +290,7 @@ class ResponseCache:
         self._entries: collections.OrderedDict[tuple[str, str], _Entry] = collections.OrderedDict()
         self._bytes = 0
         self._inflight: dict[
-            tuple[str, str], tuple[tuple[str, Stamp], asyncio.Future[CachedBody | None]]
+            tuple[str, str], tuple[tuple[Scopes, Stamp], asyncio.Future[CachedBody | None]]
         ] = {}
         # bumped per (topic, scope) by an invalidation, and all at once by a clear: an entry
         # (or a load in flight) stamped before is stale
@@ -297,8 +311,9 @@ class ResponseCache:
         self._generations = {}
         self._epoch += 1
 
-    def _stamp(self, topic: str, scope: str) -> Stamp:
-        return self._epoch, self._generations.get((topic, scope), 0)
+    def _stamp(self, topic: str, scopes: Scopes) -> Stamp:
+        generations = self._generations
+        return (self._epoch, *[generations.get((topic, scope), 0) for scope in scopes])
 
     def _count(self, topic: str, tier: str, result: str) -> None:
         if self.on_lookup is not None:
@@ -310,39 +325,35 @@ class ResponseCache:
         if (
             entry is None
             or entry.expires <= time.monotonic()
-            or entry.stamp != self._stamp(topic, entry.scope)
+            or entry.stamp != self._stamp(topic, entry.scopes)
         ):
             return None
         self._entries.move_to_end((topic, key))
         self._count(topic, "memory", "hit")
         return entry.value
 
-    async def get(
-        self, topic: str, scope: str, key: str, load: Callable[[], Awaitable[bytes | None]]
-    ) -> CachedBody | None:
-        """The cached body, or ``load()``'s (kept in both tiers); None when ``load`` finds nothing."""
+    async def get(self, topic: str, scopes: str | Scopes, key: str, load: Loader) -> CachedBody | None:
+        """The cached body, or ``load()``'s (kept in both tiers); None when ``load`` finds nothing.
+        ``scopes`` are those the body may depend on (``load`` may narrow them with ``Loaded``)."""
+        candidates = (scopes,) if isinstance(scopes, str) else scopes
         if self.memory:
             entry = self._entries.get((topic, key))
             if entry is not None:
-                if (
-                    entry.expires > time.monotonic()
-                    and entry.scope == scope
-                    and entry.stamp == self._stamp(topic, scope)
-                ):
+                if entry.expires > time.monotonic() and entry.stamp == self._stamp(topic, entry.scopes):
                     self._entries.move_to_end((topic, key))
                     self._count(topic, "memory", "hit")
                     return entry.value
                 self._drop((topic, key))
             self._count(topic, "memory", "miss")
-        stamp = self._stamp(topic, scope)
+        stamp = self._stamp(topic, candidates)
         # one load per entry at a time in this worker: a burst of misses (a popular page just
         # invalidated) waits for the first one's answer instead of each running the query
         flight = (topic, key)
         pending = self._inflight.get(flight)
-        if pending is not None and pending[0] == (scope, stamp):
+        if pending is not None and pending[0] == (candidates, stamp):
             return await asyncio.shield(pending[1])
-        task = asyncio.ensure_future(self._fill(topic, scope, key, stamp, load))
-        self._inflight[flight] = ((scope, stamp), task)
+        task = asyncio.ensure_future(self._fill(topic, candidates, key, stamp, load))
+        self._inflight[flight] = ((candidates, stamp), task)
         try:
             return await asyncio.shield(task)
         finally:
@@ -350,46 +361,50 @@ class ResponseCache:
                 del self._inflight[flight]
 
     async def _fill(
-        self, topic: str, scope: str, key: str, stamp: Stamp, load: Callable[[], Awaitable[bytes | None]]
+        self, topic: str, candidates: Scopes, key: str, stamp: Stamp, load: Loader
     ) -> CachedBody | None:
         """A missed entry from Redis, or from ``load()``, kept in both tiers."""
-        stamped: bytes | None = None  # b"<version>\n" when Redis answered
+        versions: list[bytes] | None = None  # the candidates' versions, when Redis answered
         if self.redis:
-            data_key = self.versions.data_key(topic, scope, key)
+            data_key = self.versions.data_key(topic, key)
             try:
-                version, raw = await self.versions.link.execute(
-                    "MGET", self.versions.version_key(topic, scope), data_key
+                *found, raw = await self.versions.link.execute(
+                    "MGET", *[self.versions.version_key(topic, s) for s in candidates], data_key
                 )
             except (RedisUnavailable, hiredis.ReplyError):
                 self._count(topic, "redis", "error")
             else:
-                stamped = (version or b"0") + b"\n"
-                if raw is not None and raw.startswith(stamped):
+                versions = [v or b"0" for v in found]
+                if raw is not None and (hit := _current(raw, versions, candidates)) is not None:
                     self._count(topic, "redis", "hit")
-                    start = len(stamped)
-                    value = CachedBody.of(raw[start + _QUOTED_ETAG :], raw[start : start + _QUOTED_ETAG])
-                    self._keep(topic, scope, key, stamp, value)
+                    value, depends = hit
+                    self._keep(topic, depends, key, _narrow(stamp, candidates, depends), value)
                     return value
                 self._count(topic, "redis", "miss")
-        body = await load()
-        if body is None:
+        loaded = await load()
+        if loaded is None:
             return None
+        if isinstance(loaded, Loaded):
+            body, depends = loaded.body, tuple(s for s in candidates if s in loaded.scopes)
+        else:
+            body, depends = loaded, candidates
         value = CachedBody.of(body)
-        if stamped is not None:
+        if versions is not None:
+            header = b".".join(v if s in depends else b"-" for s, v in zip(candidates, versions, strict=True))
             with contextlib.suppress(RedisUnavailable, hiredis.ReplyError):
                 await self.versions.link.execute(
-                    "SET", data_key, stamped + value.etag + value.body, "EX", self.redis_ttl_s
+                    "SET", data_key, header + b"\n" + value.etag + value.body, "EX", self.redis_ttl_s
                 )
-        self._keep(topic, scope, key, stamp, value)
+        self._keep(topic, depends, key, _narrow(stamp, candidates, depends), value)
         return value
 
-    def _keep(self, topic: str, scope: str, key: str, stamp: Stamp, value: CachedBody) -> None:
-        if not self.memory or stamp != self._stamp(topic, scope):
+    def _keep(self, topic: str, scopes: Scopes, key: str, stamp: Stamp, value: CachedBody) -> None:
+        if not self.memory or stamp != self._stamp(topic, scopes):
             return  # invalidated while it loaded: it may already be stale
         ttl = self.memory_ttl_s if self.bus.healthy else self.fallback_ttl_s
         size = len(value.body) + 200
         self._drop((topic, key))
-        self._entries[(topic, key)] = _Entry(time.monotonic() + ttl, scope, stamp, value, size)
+        self._entries[(topic, key)] = _Entry(time.monotonic() + ttl, scopes, stamp, value, size)
         self._bytes += size
         while self._entries and (len(self._entries) > self.max_entries or self._bytes > self.max_bytes):
             _, evicted = self._entries.popitem(last=False)
@@ -399,6 +414,29 @@ class ResponseCache:
         entry = self._entries.pop(entry_key, None)
         if entry is not None:
             self._bytes -= entry.size
+
+
+def _narrow(stamp: Stamp, candidates: Scopes, depends: Scopes) -> Stamp:
+    """The part of a stamp of ``candidates`` that covers ``depends`` (a subset, in their order)."""
+    if depends == candidates:
+        return stamp
+    return (stamp[0], *[g for s, g in zip(candidates, stamp[1:], strict=True) if s in depends])
+
+
+def _current(raw: bytes, versions: list[bytes], candidates: Scopes) -> tuple[CachedBody, Scopes] | None:
+    """A Redis entry and the scopes it depends on, if each of their versions is still current."""
+    header, _, rest = raw.partition(b"\n")
+    stamped = header.split(b".")
+    if len(stamped) != len(candidates) or len(rest) < _QUOTED_ETAG:
+        return None
+    depends: list[str] = []
+    for scope, had, now in zip(candidates, stamped, versions, strict=True):
+        if had == b"-":
+            continue
+        if had != now:
+            return None
+        depends.append(scope)
+    return CachedBody.of(rest[_QUOTED_ETAG:], rest[:_QUOTED_ETAG]), tuple(depends)
 
 
 def after_commit(

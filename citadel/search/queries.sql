@@ -55,6 +55,10 @@ SELECT
      FROM (SELECT width_bucket(price_amount, $14::bigint[]) AS bucket, count(*) AS n
            FROM matches WHERE currency = $13 GROUP BY 1) b)::text AS price;
 
+-- name: key_lexeme
+-- The longest lexeme the search configuration makes of the words (NULL if all are stop words).
+SELECT w FROM unnest(tsvector_to_array(to_tsvector('english', $1))) AS w ORDER BY length(w) DESC, w LIMIT 1;
+
 -- name: correct_words
 -- Each word, or the nearest dictionary word by trigram distance when it is close enough ($2).
 SELECT w.word,

@@ -3,11 +3,11 @@
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from citadel.kit.cache import CacheVersions, InvalidationBus, ResponseCache
+from citadel.kit.cache import CacheVersions, InvalidationBus, Loaded, ResponseCache
 from citadel.kit.messaging import NatsLink
 from citadel.kit.redislink import RedisLink
 from citadel.kit.runtime import cache_versions
@@ -182,9 +182,9 @@ async def test_cached_pages_do_not_outlive_the_cursor_secret(servers: Servers, d
     one = make_settings(servers, database_url)
     other = make_settings(servers, database_url, cursor_secret=Secret("another-cursor-secret-" + "x" * 20))
     same = make_settings(servers, database_url)
-    key = cache_versions(one, frozenset({"product"})).data_key("product", "*", "page")
-    assert cache_versions(same, frozenset({"product"})).data_key("product", "*", "page") == key
-    assert cache_versions(other, frozenset({"product"})).data_key("product", "*", "page") != key
+    key = cache_versions(one, frozenset({"product"})).data_key("product", "page")
+    assert cache_versions(same, frozenset({"product"})).data_key("product", "page") == key
+    assert cache_versions(other, frozenset({"product"})).data_key("product", "page") != key
 
 
 async def test_concurrent_misses_load_once_and_an_invalidation_starts_a_new_load(
@@ -212,3 +212,76 @@ async def test_concurrent_misses_load_once_and_an_invalidation_starts_a_new_load
     assert {(await t).body for t in first} == {b'{"load":1}'}
     assert (await later).body == b'{"load":2}'
     assert not cache._inflight
+
+
+def _counting(answer: bytes | Loaded, loads: list[int]) -> Callable[[], Awaitable[bytes | Loaded]]:
+    async def load() -> bytes | Loaded:
+        loads.append(1)
+        return answer
+
+    return load
+
+
+async def test_an_entry_is_dropped_by_any_scope_it_depends_on_and_by_no_other(
+    bare_cache: tuple[ResponseCache, InvalidationBus],
+) -> None:
+    cache, bus = bare_cache
+    loads: list[int] = []
+    page = _counting(b"[1]", loads)
+    await cache.get("t", ("*", "c:shoes"), "page", page)
+    await bus.publish([("t", "c:hats"), ("t", "p")])  # other parts of the catalog
+    await cache.get("t", ("*", "c:shoes"), "page", page)
+    assert len(loads) == 1
+    for scope in ("c:shoes", "*"):
+        await bus.publish([("t", scope)])
+        await cache.get("t", ("*", "c:shoes"), "page", page)
+    assert len(loads) == 3
+
+
+async def test_a_loader_can_narrow_what_its_entry_depends_on(
+    bare_cache: tuple[ResponseCache, InvalidationBus],
+) -> None:
+    cache, bus = bare_cache
+    loads: list[int] = []
+    exact = _counting(Loaded(b"[2]", ("w:kettl", "*")), loads)  # any order: kept in the read's
+    await cache.get("t", ("*", "p", "w:kettl"), "kettle", exact)
+    await bus.publish([("t", "p")])  # a product without the word changed
+    assert cache.peek("t", "kettle") is not None
+    await bus.publish([("t", "w:kettl")])
+    assert cache.peek("t", "kettle") is None
+    broad = _counting(b"[]", loads)  # a page found nothing: it depends on every candidate
+    await cache.get("t", ("*", "p", "w:zzz"), "zzz", broad)
+    await bus.publish([("t", "p")])
+    assert cache.peek("t", "zzz") is None
+
+
+async def test_redis_entries_follow_the_versions_of_the_scopes_they_depend_on(servers: Servers) -> None:
+    link = NatsLink(servers.nats_url, name="test-cache-scopes")
+    redis = RedisLink(servers.redis_url)
+    versions = CacheVersions(
+        redis, key_prefix=f"{NAMESPACE}:scopes:{secrets.token_hex(3)}:", topics={"t"}, version_ttl_s=60
+    )
+    bus = InvalidationBus(link, f"{NAMESPACE}.scopes.{secrets.token_hex(3)}")
+    cache = ResponseCache(
+        bus, versions, tiers=("redis",), memory_ttl_s=60, fallback_ttl_s=60, redis_ttl_s=60,
+        max_entries=10, max_bytes=10_000,
+    )  # fmt: skip
+    try:
+        loads: list[int] = []
+        scopes = ("*", "p", "w:kettl")
+        exact = _counting(Loaded(b'{"n":1}', ("*", "w:kettl")), loads)
+        first = await cache.get("t", scopes, "kettle", exact)
+        again = await cache.get("t", scopes, "kettle", exact)  # from Redis: no memory tier
+        assert first is not None and again is not None
+        assert (again.body, again.etag, len(loads)) == (first.body, first.etag, 1)
+        await versions.bump([("t", "p")])  # not a scope the entry depends on
+        await cache.get("t", scopes, "kettle", exact)
+        assert len(loads) == 1
+        await versions.bump([("t", "w:kettl")])
+        await cache.get("t", scopes, "kettle", exact)
+        assert len(loads) == 2
+        await versions.bump([("t", "*")])
+        await cache.get("t", scopes, "kettle", exact)
+        assert len(loads) == 3
+    finally:
+        await redis.close()

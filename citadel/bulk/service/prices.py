@@ -14,7 +14,8 @@ from typing import Any
 from citadel.bulk.models import BulkPrice, BulkResult, RowResult, RowStatus
 from citadel.bulk.service.parse import Parsed, row_error, split_valid
 from citadel.bulk.service.products import summarize
-from citadel.catalog.models import PRODUCT_LISTS_TOPIC, PRODUCT_TOPIC, SEARCH_TOPIC, PriceChanged
+from citadel.catalog import service as catalog
+from citadel.catalog.models import PRODUCT_TOPIC, PriceChanged
 from citadel.kit.db import Connection, load_queries
 from citadel.kit.events import emit_many
 from citadel.kit.structs import Event
@@ -51,11 +52,13 @@ async def apply(conn: Connection, vendor_id: uuid.UUID, parsed: list[Parsed]) ->
     rest = [s for s in skus if s not in keyed]
     variants = {r["sku"]: r for r in await conn.fetch(Q.price_targets, vendor_id, rest)} if rest else {}
     changes = _Changes()
+    updated: set[uuid.UUID] = set()
     for row, line in rows:
         result = _price(row, line, keyed.get(line.sku), variants.get(line.sku), changes)
         results.append(result)
-        if result.status == "updated":
+        if result.status == "updated" and result.id is not None:
             conn.invalidate_after_commit(PRODUCT_TOPIC, str(result.id))
+            updated.add(result.id)
     if changes.products:
         ids = sorted(changes.products)
         await conn.execute(
@@ -67,8 +70,7 @@ async def apply(conn: Connection, vendor_id: uuid.UUID, parsed: list[Parsed]) ->
         await conn.execute(Q.set_variant_prices, vendor_id, ids, [changes.variants[i] for i in ids])
     if changes.events:
         await emit_many(conn, changes.events)
-        conn.invalidate_after_commit(PRODUCT_LISTS_TOPIC, "*")
-        conn.invalidate_after_commit(SEARCH_TOPIC, "*")
+        await catalog.listings_changed(conn, updated)  # a price moves nothing else: before = after
     return summarize(results)
 
 

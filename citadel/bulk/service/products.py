@@ -16,11 +16,10 @@ import msgspec
 
 from citadel.bulk.models import BulkProduct, BulkResult, BulkSummary, RowResult, RowStatus
 from citadel.bulk.service.parse import Parsed, row_error, split_valid
+from citadel.catalog import service as catalog
 from citadel.catalog.models import (
-    PRODUCT_LISTS_TOPIC,
     PRODUCT_SLUGS_TOPIC,
     PRODUCT_TOPIC,
-    SEARCH_TOPIC,
     PriceChanged,
     ProductArchived,
     ProductCreated,
@@ -116,8 +115,11 @@ async def upsert(conn: Connection, vendor_id: uuid.UUID, parsed: list[Parsed]) -
     checked = await batch.resolve(rows)
     records, variants, accepted = await batch.assign_slugs(checked)
     if accepted:
+        # the list and search pages the batch's public products are on before it writes
+        public = [before.product_id for _, _, _, before in accepted if before and before.status == "active"]
+        listed = await catalog.listing_scopes(conn, public)
         written, touched = await batch.write(records, variants)
-        await batch.answer(accepted, written, touched)
+        await batch.answer(accepted, written, touched, listed)
     return summarize(batch.results)
 
 
@@ -253,11 +255,17 @@ class _Batch:
         touched = {r["product_id"] for r in await conn.fetch(Q.upsert_variants, vendor_id)}
         return written, touched
 
-    async def answer(self, accepted: list[Checked], written: dict[str, Any], touched: set[uuid.UUID]) -> None:
+    async def answer(
+        self,
+        accepted: list[Checked],
+        written: dict[str, Any],
+        touched: set[uuid.UUID],
+        listed: frozenset[str],
+    ) -> None:
         """Each row's answer; the events of what changed; the cached pages of what changed."""
         conn, vendor_id = self.conn, self.vendor_id
         events: list[tuple[Event, uuid.UUID | str]] = []
-        any_public = False
+        public: list[uuid.UUID] = []
         for row, p, product_id, before in accepted:
             hit = written.get(p.sku)
             actual = hit["id"] if hit is not None else product_id  # a concurrent call may have made it
@@ -280,13 +288,12 @@ class _Batch:
             self.results.append(RowResult(row=row, key=p.sku, status=status, id=actual))
             if status == "updated":  # a new product has no cached page to drop
                 conn.invalidate_after_commit(PRODUCT_TOPIC, str(actual))
-            if status != "unchanged":
-                any_public = any_public or "active" in (p.status, before.status if before else "")
+            if status != "unchanged" and "active" in (p.status, before.status if before else ""):
+                public.append(actual)
         if events:
             await emit_many(conn, events)
-        if any_public:
-            conn.invalidate_after_commit(PRODUCT_LISTS_TOPIC, "*")
-            conn.invalidate_after_commit(SEARCH_TOPIC, "*")
+        if public:
+            await catalog.listings_changed(conn, public, listed)
 
 
 def _follow_ups(

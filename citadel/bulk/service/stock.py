@@ -16,7 +16,8 @@ from typing import NamedTuple
 from citadel.bulk.models import BulkResult, BulkStock, RowResult, RowStatus
 from citadel.bulk.service.parse import Parsed, row_error, split_valid
 from citadel.bulk.service.products import summarize
-from citadel.catalog.models import PRODUCT_LISTS_TOPIC, PRODUCT_TOPIC, SEARCH_TOPIC, StockStatusChanged
+from citadel.catalog import service as catalog
+from citadel.catalog.models import PRODUCT_TOPIC, StockStatusChanged
 from citadel.inventory.models import StockLow
 from citadel.inventory.service.stock import Levels, available_by_variant, lock_levels
 from citadel.kit.db import Connection, load_queries
@@ -152,9 +153,7 @@ async def _announce(
         flipped_products = sorted({by_variant[v].product_id for v in flipped})
         await conn.execute(Q.lock_products, flipped_products)
         rows = await conn.fetch(Q.refresh_products_in_stock, flipped_products)
-        if any(r["status"] == "active" for r in rows):
-            conn.invalidate_after_commit(PRODUCT_LISTS_TOPIC, "*")
-            conn.invalidate_after_commit(SEARCH_TOPIC, "*")
+        await catalog.listings_changed(conn, [r["id"] for r in rows if r["status"] == "active"])
         for v in flipped:
             product_id = by_variant[v].product_id
             changed = StockStatusChanged(

@@ -11,6 +11,14 @@ from citadel.catalog.service.categories import (
     update_category,
 )
 from citadel.catalog.service.filters import parse_filters
+from citadel.catalog.service.listings import (
+    ANY_PRODUCT,
+    EVERYTHING,
+    invalidate_listings,
+    listing_scopes,
+    listings_changed,
+    word_scope,
+)
 from citadel.catalog.service.products import (
     ProductNotFound,
     VariantNotFound,
@@ -32,6 +40,8 @@ from citadel.catalog.service.reads import (
 from citadel.catalog.service.variants import add_variant, archive_variant, generate_variants, update_variant
 
 __all__ = [
+    "ANY_PRODUCT",
+    "EVERYTHING",
     "CategoryIndex",
     "CategoryNotFound",
     "ProductNotFound",
@@ -47,8 +57,11 @@ __all__ = [
     "filter_values",
     "generate_variants",
     "get_category",
+    "invalidate_listings",
     "list_products",
     "list_vendor_products",
+    "listing_scopes",
+    "listings_changed",
     "move_category",
     "parse_filters",
     "preview_product",
@@ -59,4 +72,5 @@ __all__ = [
     "update_product",
     "update_variant",
     "vendor_products",
+    "word_scope",
 ]

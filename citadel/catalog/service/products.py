@@ -18,10 +18,8 @@ import msgspec
 from citadel.auth.models import Principal
 from citadel.catalog.models import (
     MAX_VARIANTS,
-    PRODUCT_LISTS_TOPIC,
     PRODUCT_SLUGS_TOPIC,
     PRODUCT_TOPIC,
-    SEARCH_TOPIC,
     ListSort,
     PriceChanged,
     ProductArchived,
@@ -37,6 +35,7 @@ from citadel.catalog.models import (
     VariantRow,
 )
 from citadel.catalog.service.categories import CategoryNotFound
+from citadel.catalog.service.listings import listing_scopes, listings_changed
 from citadel.catalog.service.reads import list_vendor_products, product_detail
 from citadel.kit.db import Connection, from_row, from_rows, load_queries
 from citadel.kit.errors import Conflict, FieldError, NotFound, ValidationFailed
@@ -111,11 +110,13 @@ async def writable_product(conn: Connection, principal: Principal, product_id: u
     return product
 
 
-def product_changed(conn: Connection, product: ProductRow, was_public: bool) -> None:
+async def product_changed(
+    conn: Connection, product: ProductRow, was_public: bool, before: frozenset[str] = frozenset()
+) -> None:
+    """Its page dropped after commit, and the list and search pages it was (``before``) or is on."""
     conn.invalidate_after_commit(PRODUCT_TOPIC, str(product.id))
     if was_public or product.status == "active":
-        conn.invalidate_after_commit(PRODUCT_LISTS_TOPIC, "*")
-        conn.invalidate_after_commit(SEARCH_TOPIC, "*")
+        await listings_changed(conn, [product.id], before)
 
 
 # --- checking input ------------------------------------------------------------------------------
@@ -312,7 +313,7 @@ async def create_product(conn: Connection, principal: Principal, data: ProductCr
         ProductCreated(product_id=product.id, vendor_id=vendor_id, status=product.status, slug=product.slug),
         aggregate_id=product.id,
     )
-    product_changed(conn, product, was_public=False)
+    await product_changed(conn, product, was_public=False)
     return await view(conn, product.id)
 
 
@@ -366,10 +367,11 @@ async def update_product(
     changed = [name for name in _UPDATABLE if values[name] != getattr(current, name)]
     if not changed:
         return await view(conn, product_id)
+    before = await listing_scopes(conn, [product_id]) if current.status == "active" else frozenset()
     product = from_row(
         ProductRow, await conn.fetchrow(Q.update_product, product_id, *(values[n] for n in _UPDATABLE))
     )
-    await _announce(conn, current, product, changed)
+    await _announce(conn, current, product, changed, before)
     return await view(conn, product_id)
 
 
@@ -389,7 +391,9 @@ async def _check_options_still_fit(
                 )
 
 
-async def _announce(conn: Connection, before: ProductRow, after: ProductRow, changed: list[str]) -> None:
+async def _announce(
+    conn: Connection, before: ProductRow, after: ProductRow, changed: list[str], listed: frozenset[str]
+) -> None:
     await emit(
         conn,
         ProductUpdated(product_id=after.id, vendor_id=after.vendor_id, changed=[_camel(n) for n in changed]),
@@ -410,7 +414,7 @@ async def _announce(conn: Connection, before: ProductRow, after: ProductRow, cha
         await emit(
             conn, ProductArchived(product_id=after.id, vendor_id=after.vendor_id), aggregate_id=after.id
         )
-    product_changed(conn, after, was_public=before.status == "active")
+    await product_changed(conn, after, was_public=before.status == "active", before=listed)
 
 
 async def archive_product(conn: Connection, principal: Principal, product_id: uuid.UUID) -> None:

@@ -30,6 +30,7 @@ from citadel.catalog.models import (
     Variant,
 )
 from citadel.catalog.service.categories import category_index
+from citadel.catalog.service.listings import list_scopes
 from citadel.kit.cache import CachedBody
 from citadel.kit.db import Connection, load_queries
 from citadel.kit.listing import Filter, ListSpec, Sort, fetch_page
@@ -218,8 +219,8 @@ async def _page(
 async def list_products(
     runtime: Runtime, filters: ProductFilters, *, sort: ListSort, cursor: str | None, limit: int, key: str
 ) -> CachedBody:
-    """A page of active products (cached under ``key``, the request's identity, until any product
-    or category changes)."""
+    """A page of active products (cached under ``key``, the request's identity, until a product
+    it may hold changes, or a category)."""
 
     async def load() -> bytes:
         async with runtime.db.connection() as conn:
@@ -228,7 +229,7 @@ async def list_products(
             )
         return _encoder.encode(page)
 
-    body = await runtime.responses.get(PRODUCT_LISTS_TOPIC, "*", key, load)
+    body = await runtime.responses.get(PRODUCT_LISTS_TOPIC, list_scopes(filters), key, load)
     assert body is not None  # a list always loads
     return body
 

@@ -158,4 +158,4 @@ async def _variants_changed(conn: Connection, product: ProductRow) -> None:
         ProductUpdated(product_id=product.id, vendor_id=product.vendor_id, changed=["variants"]),
         aggregate_id=product.id,
     )
-    product_changed(conn, product, was_public=product.status == "active")
+    await product_changed(conn, product, was_public=product.status == "active")

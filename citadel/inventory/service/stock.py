@@ -19,12 +19,8 @@ import asyncpg
 import msgspec
 
 from citadel.auth.models import Principal
-from citadel.catalog.models import (
-    PRODUCT_LISTS_TOPIC,
-    PRODUCT_TOPIC,
-    SEARCH_TOPIC,
-    StockStatusChanged,
-)
+from citadel.catalog import service as catalog
+from citadel.catalog.models import PRODUCT_TOPIC, StockStatusChanged
 from citadel.inventory.models import (
     LockedLevel,
     StockAdjustment,
@@ -122,8 +118,7 @@ async def _stock_status_changed(
         aggregate_id=product_id,
     )
     if product_status == "active":
-        conn.invalidate_after_commit(PRODUCT_LISTS_TOPIC, "*")
-        conn.invalidate_after_commit(SEARCH_TOPIC, "*")
+        await catalog.listings_changed(conn, [product_id])
 
 
 async def refresh_product_in_stock(conn: Connection, product_id: uuid.UUID) -> bool:

@@ -3,8 +3,10 @@
 ``CITADEL_SEARCH_BACKEND`` picks PostgreSQL full text (the default; nothing else to run) or
 Elasticsearch (for large catalogs; kept in sync from the catalog events by a consumer). Both take
 the same ``SearchRequest`` and answer the same ``SearchResults``. Result pages are cached like
-product lists and dropped by any catalog change; every search, cached or not, is counted for the
-statistics admins read (counted in the worker, written in batches).
+product lists: one answered from the products that hold every word of the query is dropped when
+a product holding one of its words (the query's "key lexeme") changes, any other page by any
+product change (see ``catalog.service.listings``); every search, cached or not, is counted for
+the statistics admins read (counted in the worker, written in batches).
 """
 
 import hashlib
@@ -18,7 +20,7 @@ import msgspec
 
 from citadel.catalog import service as catalog
 from citadel.catalog.models import SEARCH_TOPIC, ProductFilters
-from citadel.kit.cache import CachedBody
+from citadel.kit.cache import CachedBody, Loaded
 from citadel.kit.db import Connection, load_queries
 from citadel.kit.errors import FieldError, ValidationFailed
 from citadel.kit.observability import SEARCH_QUERIES
@@ -30,13 +32,12 @@ from citadel.search.models import (
     QueryStat,
     SearchAnalytics,
     SearchRequest,
-    SearchResults,
     SearchSort,
     Suggestion,
     Suggestions,
 )
 from citadel.search.service.elasticsearch import ElasticsearchSearch
-from citadel.search.service.postgres import PostgresSearch
+from citadel.search.service.postgres import Found, PostgresSearch
 
 Q = load_queries(__file__)
 
@@ -46,7 +47,12 @@ _encoder = msgspec.json.Encoder()
 
 
 class SearchBackend(Protocol):
-    async def search(self, request: SearchRequest) -> SearchResults: ...
+    async def search(self, request: SearchRequest) -> Found: ...
+
+    async def key_lexeme(self, words: tuple[str, ...]) -> str | None:
+        """A lexeme that every product of an exact answer to ``words`` holds in its document; None
+        when the backend offers no such promise (it matches fuzzily) or the words have none."""
+        ...
 
     async def suggest(self, words: tuple[str, ...], limit: int) -> list[Suggestion]: ...
 
@@ -117,15 +123,21 @@ _total = msgspec.json.Decoder(_Total)
 
 
 async def search(runtime: Runtime, request: SearchRequest, key: str) -> CachedBody:
-    """A page of results with facets (cached under ``key``, the request's identity, until the
-    catalog changes), counted for statistics."""
+    """A page of results with facets (cached under ``key``, the request's identity, until a
+    product it may hold changes), counted for statistics."""
+    searcher = backend(runtime)
+    lexemes = runtime.local_cache(LEXEMES_TOPIC, max_entries=50_000)
+    lexeme: str | None = await lexemes.get(request.words, searcher.key_lexeme)
+    word = catalog.word_scope(lexeme) if lexeme else None
+    scopes = (catalog.EVERYTHING, catalog.ANY_PRODUCT) + ((word,) if word else ())
 
-    async def load() -> bytes:
-        results = await backend(runtime).search(request)
-        results.next_cursor = _next_cursor(runtime, request, results.total)
-        return _encoder.encode(results)
+    async def load() -> bytes | Loaded:
+        found = await searcher.search(request)
+        found.results.next_cursor = _next_cursor(runtime, request, found.results.total)
+        body = _encoder.encode(found.results)
+        return Loaded(body, (catalog.EVERYTHING, word)) if word and found.exact else body
 
-    body = await runtime.responses.get(SEARCH_TOPIC, "*", key, load)
+    body = await runtime.responses.get(SEARCH_TOPIC, scopes, key, load)
     assert body is not None  # a search always loads
     count_search(runtime, " ".join(request.words), body)
     return body
@@ -154,6 +166,8 @@ def _query_of(key: str) -> str:
 
 
 MAX_CATEGORY_SUGGESTIONS = 3
+# this worker's key lexemes of queries (what the text search configuration makes of their words)
+LEXEMES_TOPIC = "search_lexemes"
 
 
 # Completions follow names (of products and categories) and the dictionary, not prices or

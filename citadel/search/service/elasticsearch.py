@@ -33,7 +33,7 @@ from citadel.search.models import (
     SearchResults,
     Suggestion,
 )
-from citadel.search.service.postgres import PRICE_EDGES
+from citadel.search.service.postgres import PRICE_EDGES, Found
 from citadel.settings import Settings
 
 Q = load_queries(__file__)
@@ -328,11 +328,14 @@ class ElasticsearchSearch:
         self.client: Any = runtime.elasticsearch
         self.alias = alias_name(runtime.settings)
 
-    async def search(self, request: SearchRequest) -> SearchResults:
+    async def search(self, request: SearchRequest) -> Found:
         response = await self.client.search(index=self.alias, body=search_body(request))
         index = await catalog.category_index(self.runtime)
         labels = {str(row.id): row.name for row in index.rows.values()}
-        return parse_results(request, dict(response), labels)
+        return Found(parse_results(request, dict(response), labels), exact=False)
+
+    async def key_lexeme(self, words: tuple[str, ...]) -> str | None:
+        return None  # fuzzy matches hold no word for certain: every product change drops the page
 
     async def suggest(self, words: tuple[str, ...], limit: int) -> list[Suggestion]:
         response = await self.client.search(index=self.alias, body=suggest_body(words, limit))

@@ -10,7 +10,7 @@ of matches; a page sorted otherwise than by relevance computes no rank.
 """
 
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -69,25 +69,37 @@ def filter_arguments(request: SearchRequest) -> list[object]:
     ]
 
 
+class Found(NamedTuple):
+    results: SearchResults
+    exact: bool  # found among the products holding every word, as typed
+
+
 class PostgresSearch:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.db: Database = runtime.db
 
-    async def search(self, request: SearchRequest) -> SearchResults:
+    async def search(self, request: SearchRequest) -> Found:
         results = await self._run(request, request.words)
         if results.total:
-            return results
+            return Found(results, exact=True)
         as_prefix = await self._run(request, request.words, prefix=True)
         if as_prefix.total or not any(len(w) >= 3 for w in request.words):
-            return as_prefix
+            return Found(as_prefix, exact=False)
         corrected = await self._corrected(request.words)
         if corrected != request.words:
             retry = await self._run(request, corrected)
             if retry.total:
                 retry.corrected_query = " ".join(corrected)
-                return retry
-        return results
+                return Found(retry, exact=False)
+        return Found(results, exact=False)
+
+    async def key_lexeme(self, words: tuple[str, ...]) -> str | None:
+        """The longest lexeme of the words (the rarest, as a rule): a product matching all the
+        words holds every lexeme of them, this one too."""
+        async with self.db.connection() as conn:
+            lexeme: str | None = await conn.fetchval(Q.key_lexeme, " ".join(words))
+        return lexeme
 
     async def _corrected(self, words: tuple[str, ...]) -> tuple[str, ...]:
         async with self.db.connection() as conn:
