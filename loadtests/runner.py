@@ -12,6 +12,11 @@ and ``citadel worker`` on a database of its own (seeded once with ``--products``
 your own must be seeded (``citadel seed``) and have its limits raised likewise
 (``CITADEL_RATE_LIMIT_*``), or the limiter's 429s count as failures.
 
+A served Citadel starts with cold caches and a cold database; ``--warmup`` seconds of the same
+profile run first, unmeasured, so the gates judge a store in its steady state (as a shop that has
+been open for a minute is). Before it is served, the bare ceilings of the machine are measured
+(``--ceilings-duration``), and each result carries its share of them.
+
 Each profile's run writes Locust's CSV and HTML reports under ``--reports`` (by default
 ``bench/results/locust/<time>-<profile>/``), appends its result (requests per second,
 p50/p95/p99, failures, Locust's own CPU use, the verdict) to the results store, and is judged
@@ -26,6 +31,7 @@ import math
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 from contextlib import ExitStack
@@ -147,36 +153,16 @@ def run_profile(
     ceilings: dict[str, dict[str, Any]],
 ) -> bool:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    # users start (and sign in) during the ramp; the statistics are reset once all have started,
-    # so the gates judge the steady state of --duration seconds
-    ramp = math.ceil(args.users / args.spawn_rate)
     out = Path(args.reports) / f"{stamp}-{profile}"
     out.mkdir(parents=True, exist_ok=True)
-    command = [
-        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
-        "-u", str(args.users), "-r", str(args.spawn_rate), "-t", f"{ramp + args.duration}s", "--host", host,
-        "--reset-stats",
-        "--csv", str(out / "locust"), "--html", str(out / "report.html"), "--stop-timeout", "5",
-        "--loglevel", "WARNING", "--exit-code-on-error", "0",
-    ]  # fmt: skip
-    env = {
-        **os.environ, "CITADEL_LOAD_PROFILE": profile, "CITADEL_LOAD_SAMPLE": str(args.sample),
-        "CITADEL_LOAD_CUSTOMERS": str(args.customers if args.host is None else 0),
-    }  # fmt: skip
+    if args.warmup > 0:
+        print(f"load: {profile}, {args.users} users for {args.warmup:g} s of warm-up", file=sys.stderr)
+        with tempfile.TemporaryDirectory() as scratch:
+            _locust(profile, host, args, Path(scratch), args.warmup)
     print(f"load: {profile}, {args.users} users for {args.duration} s against {host}", file=sys.stderr)
-    started = time.monotonic()
-    log = out / "locust.log"  # a file, not a pipe: a busy run logs more than a pipe holds
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
-        # Locust's own CPU use, from the kernel's account of the finished process
-        _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.monotonic() - started
-    stderr = log.read_text(errors="replace")
-    if os.waitstatus_to_exitcode(status) != 0 or not (out / "locust_stats.csv").exists():
-        raise RuntimeError(f"locust did not finish the {profile} run:\n{stderr[-3000:]}")
+    cpu_percent = _locust(profile, host, args, out, args.duration)
     totals, endpoints = read_stats(out / "locust_stats.csv")
     misses = judge(gates, totals)
-    cpu_percent = (usage.ru_utime + usage.ru_stime) / elapsed * 100
 
     def shown(path: Path | str) -> str:  # inside the repository: relative to it
         resolved = Path(path).resolve()
@@ -185,7 +171,8 @@ def run_profile(
     result = {
         "case": f"locust_{profile}", "tool": "locust", "profile": profile,
         "load": {
-            "users": args.users, "spawn_rate": args.spawn_rate, "duration_s": args.duration, "host": host,
+            "users": args.users, "spawn_rate": args.spawn_rate, "duration_s": args.duration,
+            "warmup_s": args.warmup, "host": host,
         },
         "requests": totals.requests, "rps": round(totals.rps, 1),
         "latency_ms": {"p50": totals.p50, "p95": totals.p95, "p99": totals.p99, "max": totals.max},
@@ -215,6 +202,36 @@ def run_profile(
     for failure in _failures(out / "locust_failures.csv"):
         print(f"  {failure}")
     return not misses
+
+
+def _locust(profile: str, host: str, args: argparse.Namespace, out: Path, seconds: float) -> float:
+    """One headless Locust run of ``seconds`` after its ramp, reports into ``out``; the share of
+    a core Locust used."""
+    # users start (and sign in) during the ramp; the statistics are reset once all have started,
+    # so the gates judge the steady state of the seconds asked for
+    ramp = math.ceil(args.users / args.spawn_rate)
+    command = [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
+        "-u", str(args.users), "-r", str(args.spawn_rate), "-t", f"{ramp + math.ceil(seconds)}s",
+        "--host", host, "--reset-stats",
+        "--csv", str(out / "locust"), "--html", str(out / "report.html"), "--stop-timeout", "5",
+        "--loglevel", "WARNING", "--exit-code-on-error", "0",
+    ]  # fmt: skip
+    env = {
+        **os.environ, "CITADEL_LOAD_PROFILE": profile, "CITADEL_LOAD_SAMPLE": str(args.sample),
+        "CITADEL_LOAD_CUSTOMERS": str(args.customers if args.host is None else 0),
+    }  # fmt: skip
+    started = time.monotonic()
+    log = out / "locust.log"  # a file, not a pipe: a busy run logs more than a pipe holds
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        # Locust's own CPU use, from the kernel's account of the finished process
+        _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.monotonic() - started
+    if os.waitstatus_to_exitcode(status) != 0 or not (out / "locust_stats.csv").exists():
+        stderr = log.read_text(errors="replace")
+        raise RuntimeError(f"locust did not finish the {profile} run:\n{stderr[-3000:]}")
+    return (usage.ru_utime + usage.ru_stime) / elapsed * 100
 
 
 async def _prepare_data(url: str, products: int, customers: int) -> None:
@@ -289,6 +306,10 @@ def main(argv: list[str] | None = None) -> int:
     go.add_argument(
         "--backpressure", type=int, default=2048, help="connections each Granian worker holds at once"
     )
+    go.add_argument(
+        "--warmup", type=float, default=60.0,
+        help="seconds of the profile run first, unmeasured, to warm caches and database (0: none)",
+    )  # fmt: skip
     go.add_argument(
         "--ceilings-duration", type=float, default=10.0,
         help="seconds of each bare ceiling measured before a Citadel served here (0: none)",

@@ -61,6 +61,7 @@ def test_every_profile_runs_a_short_smoke(tmp_path: Path) -> None:
             "--spawn-rate", "4", "--duration", "4", "--gates", "loadtests/gates/smoke.toml",
             "--store", str(store), "--reports", str(tmp_path / "reports"), "--database", "citadel_load_smoke",
             "--products", "300", "--customers", "10", "--sample", "40", "--ceilings-duration", "1",
+            "--warmup", "1",
         ],
         cwd=ROOT, capture_output=True, text=True, check=False, timeout=380,
     )  # fmt: skip
