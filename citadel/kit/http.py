@@ -9,13 +9,13 @@ cost 3.5 µs on every request, compressed or not (measured in process); here a r
 not accept gzip pays nothing, and one that does pays a scan of the response headers.
 """
 
-import gzip
 import ipaddress
 import itertools
 import logging
 import os
 import re
 import time
+import zlib
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Annotated, Any
@@ -97,6 +97,18 @@ def _security_headers(hsts_seconds: int, *, docs: bool) -> list[tuple[bytes, byt
     return headers
 
 
+def gzipped(body: bytes, level: int) -> bytes:
+    """``body`` in gzip format, with a window no larger than the body needs.
+
+    zlib's default state (a 32 KiB window, memory level 8) is about 256 KiB to set up, which for
+    a response of a few KiB costs more than the compression: sized to the body, a 4 KiB page
+    compresses in a quarter of the time, to the same size.
+    """
+    bits = min(15, max(9, (len(body) - 1).bit_length()))
+    packer = zlib.compressobj(level, zlib.DEFLATED, 16 + bits, min(8, bits - 7))
+    return packer.compress(body) + packer.flush()
+
+
 class _Compressed:
     """The gzipped bytes of bodies sent with an ETag, kept per worker (LRU, bounded in bytes).
 
@@ -116,7 +128,7 @@ class _Compressed:
         if found is not None:
             self.entries.move_to_end(body)
             return found
-        compressed = gzip.compress(body, compresslevel=level)
+        compressed = gzipped(body, level)
         self.entries[body] = compressed
         self.size += len(body) + len(compressed)
         while self.size > self.max_bytes and self.entries:
@@ -165,11 +177,7 @@ class _Gzip:
             await send(message)
             return
         body = message.get("body", b"")
-        compressed = (
-            _COMPRESSED.get(body, self.level)
-            if self.tagged
-            else gzip.compress(body, compresslevel=self.level)
-        )
+        compressed = _COMPRESSED.get(body, self.level) if self.tagged else gzipped(body, self.level)
         start["headers"] = [
             *((n, v) for n, v in start["headers"] if n != b"content-length"),
             (b"content-length", str(len(compressed)).encode()),

@@ -1,12 +1,15 @@
 """The HTTP edge: problem+json for every bad input, request ids, security headers, limits, gzip, CORS."""
 
+import gzip
 import logging
+import os
 import re
 
 import pytest
 from litestar import get
 
 from citadel.app import create_app
+from citadel.kit.http import gzipped
 from citadel.settings import Settings
 from tests.fixtures.app import AppClient, http_client, make_settings, running_app
 from tests.fixtures.factories import PASSWORD, Account, register
@@ -205,3 +208,10 @@ async def test_health_and_readiness(client: AppClient) -> None:
     assert ready.json() == {"status": "ready", "checks": {"postgres": "ok", "redis": "ok", "nats": "ok"}}
     info = await client.get("/api/v1/info")
     assert info.json()["name"] == "citadel"
+
+
+def test_gzip_windows_sized_to_the_body_round_trip_at_every_size() -> None:
+    for size in (0, 1, 511, 512, 513, 4_096, 40_000, 2_000_000):
+        body = os.urandom(size // 2) + b'{"a":1}' * (size // 14)
+        packed = gzipped(body, 6)
+        assert packed[:2] == b"\x1f\x8b" and gzip.decompress(packed) == body
