@@ -313,6 +313,8 @@ class ResponseCache:
 
     def _stamp(self, topic: str, scopes: Scopes) -> Stamp:
         generations = self._generations
+        if len(scopes) == 1:  # every read of a product page: no list to build
+            return self._epoch, generations.get((topic, scopes[0]), 0)
         return (self._epoch, *[generations.get((topic, scope), 0) for scope in scopes])
 
     def _count(self, topic: str, tier: str, result: str) -> None:
