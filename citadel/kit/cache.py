@@ -427,9 +427,10 @@ def _narrow(stamp: Stamp, candidates: Scopes, depends: Scopes) -> Stamp:
 
 def _current(raw: bytes, versions: list[bytes], candidates: Scopes) -> tuple[CachedBody, Scopes] | None:
     """A Redis entry and the scopes it depends on, if each of their versions is still current."""
-    header, _, rest = raw.partition(b"\n")
-    stamped = header.split(b".")
-    if len(stamped) != len(candidates) or len(rest) < _QUOTED_ETAG:
+    end = raw.find(b"\n")
+    stamped = raw[:end].split(b".")
+    start = end + 1
+    if end < 0 or len(stamped) != len(candidates) or len(raw) < start + _QUOTED_ETAG:
         return None
     depends: list[str] = []
     for scope, had, now in zip(candidates, stamped, versions, strict=True):
@@ -438,7 +439,8 @@ def _current(raw: bytes, versions: list[bytes], candidates: Scopes) -> tuple[Cac
         if had != now:
             return None
         depends.append(scope)
-    return CachedBody.of(rest[_QUOTED_ETAG:], rest[:_QUOTED_ETAG]), tuple(depends)
+    body = CachedBody.of(raw[start + _QUOTED_ETAG :], raw[start : start + _QUOTED_ETAG])
+    return body, (candidates if len(depends) == len(candidates) else tuple(depends))
 
 
 def after_commit(
