@@ -3,6 +3,7 @@
 import asyncio
 from typing import Any
 
+from citadel.bulk.service import products as products_service
 from tests.fixtures.app import AppClient
 from tests.fixtures.catalog import Seller, create_category, create_product, create_seller, unique
 from tests.fixtures.commerce import add, checkout, customer, open_shop, ship_to
@@ -323,3 +324,25 @@ async def test_bulk_products_are_searchable_like_any_other(client: AppClient) ->
     assert (await client.get("/api/v1/search", params={"q": word})).json()["items"] == []
     again = (await client.get("/api/v1/search", params={"q": renamed.split()[1]})).json()["items"]
     assert [h["id"] for h in again] == [made["id"]]
+
+
+async def test_batches_of_a_vendor_unknown_to_the_statistics_probe_the_unique_keys(
+    client: AppClient,
+) -> None:
+    """A vendor new since the last ANALYZE is estimated at one row: planned for it, a probe by
+    (vendor, key) walks the vendor's (vendor_id, created_at) index and filters every key, which
+    is quadratic once the vendor has its rows. Bulk statements are planned for any vendor."""
+    seller = await create_seller(client)
+    name = f"keyed_probe_{unique('p').replace('-', '_')}"
+    async with client.runtime.db.transaction() as conn:
+        await conn.execute(products_service.Q.plan_for_keyed_batches)
+        assert await conn.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
+        await conn.execute(f"PREPARE {name} (uuid, text[]) AS {products_service.Q.products_by_key}")
+        try:
+            plan = "\n".join(
+                row[0]
+                for row in await conn.fetch(f"EXPLAIN EXECUTE {name} ('{seller.vendor_id}', ARRAY['a', 'b'])")
+            )
+        finally:
+            await conn.execute(f"DEALLOCATE {name}")
+    assert "products_vendor_sku_key" in plan and "products_vendor_idx" not in plan, plan
