@@ -11,8 +11,8 @@
 -- (vendor, key) then walks the vendor's index (vendor_id, created_at) filtering every key,
 -- quadratic in the batch once the vendor has its rows: 26 s for 10,000 products, against 30 ms
 -- for the unique key the generic plan probes.
-SET LOCAL random_page_cost = 1.1;
-SET LOCAL plan_cache_mode = force_generic_plan;
+-- (set_config(..., true) is SET LOCAL, both in one statement)
+SELECT set_config('random_page_cost', '1.1', true), set_config('plan_cache_mode', 'force_generic_plan', true);
 
 -- Lookups by many keys probe a unique index once per key: LATERAL ... LIMIT 1 keeps the probe a
 -- nested loop whatever the planner thinks of the vendor's size ("= ANY(array)", or a plain join,

@@ -337,6 +337,7 @@ async def test_batches_of_a_vendor_unknown_to_the_statistics_probe_the_unique_ke
     async with client.runtime.db.transaction() as conn:
         await conn.execute(products_service.Q.plan_for_keyed_batches)
         assert await conn.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
+        assert await conn.fetchval("SHOW random_page_cost") == "1.1"
         await conn.execute(f"PREPARE {name} (uuid, text[]) AS {products_service.Q.products_by_key}")
         try:
             plan = "\n".join(
