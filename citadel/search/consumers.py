@@ -3,7 +3,8 @@
 import uuid
 from typing import Any
 
-from citadel.catalog.models import CategoryChanged
+from citadel.catalog import service as catalog
+from citadel.catalog.models import SEARCH_TOPIC, CategoryChanged
 from citadel.kit.consumers import Consumer
 from citadel.kit.db import Connection
 from citadel.kit.events import Envelope
@@ -41,7 +42,11 @@ def consumers(settings: Settings, client: Any | None) -> list[Consumer]:
                 product_ids.append(data.product_id)
         if categories:
             product_ids += await elasticsearch.products_of_categories(conn, categories)
-        await elasticsearch.sync_products(client, index, conn, product_ids)
+        await elasticsearch.sync_products(client, index, conn, product_ids, visible=True)
+        # The writes dropped the search pages at their commit, but a page loaded since then read
+        # the index before this sync: drop the pages again now that the index holds the change
+        # (Elasticsearch pages depend on every product: its fuzzy matches promise no word).
+        conn.invalidate_after_commit(SEARCH_TOPIC, catalog.ANY_PRODUCT)
 
     return [
         Consumer(

@@ -353,8 +353,12 @@ class ElasticsearchSearch:
 # --- keeping the index in step ---------------------------------------------------------------------
 
 
-async def sync_products(client: Any, index: str, conn: Connection, product_ids: Iterable[uuid.UUID]) -> int:
-    """Write the current state of these products to the index (bulk); the number of actions."""
+async def sync_products(
+    client: Any, index: str, conn: Connection, product_ids: Iterable[uuid.UUID], *, visible: bool = False
+) -> int:
+    """Write the current state of these products to the index (bulk); the number of actions.
+    With ``visible``, returns only once a search sees them (at the index's next refresh), so that
+    search pages dropped next cannot be refilled from the old documents."""
     from elasticsearch.helpers import async_bulk  # noqa: PLC0415 - the optional extra, only for this backend
 
     wanted = list(dict.fromkeys(product_ids))
@@ -362,7 +366,13 @@ async def sync_products(client: Any, index: str, conn: Connection, product_ids: 
         return 0
     rows = await conn.fetch(Q.product_documents, wanted)
     actions = bulk_actions(index, rows, wanted)
-    await async_bulk(client, actions, raise_on_error=True, ignore_status=(404,), refresh=False)
+    await async_bulk(
+        client,
+        actions,
+        raise_on_error=True,
+        ignore_status=(404,),
+        refresh="wait_for" if visible else False,
+    )
     return len(actions)
 
 
