@@ -175,6 +175,10 @@ def _fmt(value: float | None, unit: str = "") -> str:
     return f"{value:,.2f}"
 
 
+def _percent(share: float | None) -> float | None:
+    return None if share is None else share * 100
+
+
 def _cell(value: float | None, unit: str = "", css: str = "") -> str:
     data = "" if value is None else f' data-value="{value!r}"'
     cls = f' class="{css}"' if css else ""
@@ -273,7 +277,10 @@ def render(records: list[dict[str, Any]], *, source: str) -> str:
         )
 
     # Locust
-    load = sorted((r for r in records if r["suite"] == "load"), key=lambda r: r["date"])
+    # (a load run stores its bare ceilings beside the Locust result: those are wrk records)
+    load = sorted(
+        (r for r in records if r["suite"] == "load" and r.get("tool") == "locust"), key=lambda r: r["date"]
+    )
     if load:
         by_profile = defaultdict(list)
         for r in load:
@@ -289,6 +296,7 @@ def render(records: list[dict[str, Any]], *, source: str) -> str:
             f"{_cell(P95.of(r), 'ms')}{_cell(Metric('latency_ms.p99', '', 'ms', False).of(r), 'ms')}"
             f"{_cell(Metric('error_count', '', '', False).of(r))}"
             f"{_cell(Metric('locust_cpu_percent', '', '', False).of(r))}"
+            f"{_cell(_percent(Metric('of_c_pk', '', '', True).of(r)))}"
             f"<td>{html.escape(str(r.get('verdict', '')))}</td></tr>"
             for r in reversed(load[-12:])
         )
@@ -297,7 +305,8 @@ def render(records: list[dict[str, Any]], *, source: str) -> str:
             '<figure class="chart" id="chart-load-rps"></figure>'
             "<table><thead><tr><th>date</th><th>profile</th><th>users</th><th>s</th><th>req/s</th>"
             "<th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>failures</th><th>Locust CPU %</th>"
-            f"<th>gates</th></tr></thead><tbody>{table}</tbody></table></section>"
+            "<th>% of c_pk (same run)</th><th>gates</th></tr></thead>"
+            f"<tbody>{table}</tbody></table></section>"
         )
 
     latest = max(records, key=lambda r: r["date"]) if records else None

@@ -10,6 +10,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -45,7 +47,9 @@ def _store(path: Path) -> list[dict[str, Any]]:
         {"run": "l1", "date": "2026-12-01T13:00:00+00:00", "suite": "load", "case": "locust_mixed",
          "profile": "mixed", "tool": "locust", "load": {"users": 600, "duration_s": 60}, "rps": 1234.5,
          "latency_ms": {"p50": 12.0, "p95": 41.0, "p99": 80.0}, "error_count": 0,
-         "locust_cpu_percent": 61.5, "verdict": "pass"},
+         "locust_cpu_percent": 61.5, "verdict": "pass", "ceilings": {"c_pk": 8_000.0}, "of_c_pk": 0.1543},
+        {"run": "l1", "date": "2026-12-01T12:59:00+00:00", "suite": "load", "case": "c_pk", "tool": "wrk",
+         "rps": 8_000.0, "latency_ms": {"p50": 5.0, "p95": 15.0, "p99": 40.0}, "error_count": 0},
     ]  # fmt: skip
     lines = [json.dumps(r) for r in records]
     path.write_text("\n".join([*lines[:3], "not json", *lines[3:]]) + "\n")  # a torn line is skipped
@@ -133,8 +137,11 @@ def test_every_chart_is_drawn_with_the_stores_numbers(tmp_path: Path) -> None:
     assert table[1:3] == [search, 90.0] and abs(table[5] - of_pk) < 1e-9
     assert rows[("kernels/kernel_tax_10k", None)]["values"][1:4] == [9e-5, 8.1e-3, 90.0]
     assert rows[("bulk/bulk_prices", None)]["values"][1:4] == [10_000, 581.3, 17_203]
-    load = rows[("load/locust_mixed", None)]  # date, profile, users, seconds, req/s, p50, p95, p99
+    load = rows[("load/locust_mixed", None)]  # date, profile, users, seconds, req/s, p50, p95, p99,
+    # failures, Locust CPU %, the share of the run's own c_pk ceiling
     assert load["values"][4:8] == [1234.5, 12.0, 41.0, 80.0] and load["attrs"]["class"] == "pass"
+    assert load["values"][10] == pytest.approx(15.43)
+    assert ("load/c_pk", None) not in rows  # the run's ceiling is no Locust run
 
 
 def test_a_drop_beyond_ten_percent_is_flagged(tmp_path: Path) -> None:
