@@ -24,7 +24,7 @@ from citadel.kit.db import Connection, Database
 from citadel.kit.events import Envelope
 from citadel.kit.live import live_publisher
 from citadel.kit.messaging import NatsLink
-from citadel.kit.relay import OutboxRelay, purge_published
+from citadel.kit.relay import OutboxRelay, purge_published, relay_waker
 from citadel.kit.runtime import cache_versions
 from citadel.kit.search import open_elasticsearch
 from citadel.live.consumers import consumers as live_consumers
@@ -81,6 +81,7 @@ class Worker:
             self.cache_versions, InvalidationBus(self.link, settings.subject("citadel.cache"))
         )
         self.db.publish = live_publisher(self.link, settings.subject("citadel.live"))
+        self.db.wake_relay = relay_waker(settings, self.link)
         self.relay = OutboxRelay(settings, self.db, self.link) if relay else None
         self.elasticsearch = open_elasticsearch(settings)
         self.jobs = JobRunner(settings, self.db)

@@ -6,7 +6,8 @@
   connections (``Database.dedicated``); an open transaction is still rolled back by asyncpg.
 - Write routes run in one transaction (``Database.transaction``); reads do not open one.
 - Cache invalidations a service records on its connection are broadcast only after COMMIT; so
-  are live messages (``publish_after_commit``), the pushes WebSocket clients receive.
+  are live messages (``publish_after_commit``), the pushes WebSocket clients receive, and the
+  relay's wake-up once a transaction wrote outbox rows (``wake_relay_after_commit``).
 - SQL lives in ``queries.sql`` files of named queries, read once at import.
 """
 
@@ -34,6 +35,7 @@ class Connection(asyncpg.Connection):
         super().__init__(*args, **kwargs)
         self._invalidations: list[Invalidation] = []
         self._live: list[LiveMessage] = []
+        self._outbox_written = False
 
     def get_reset_query(self) -> str:
         return ""
@@ -54,9 +56,18 @@ class Connection(asyncpg.Connection):
         pending, self._live = self._live, []
         return pending
 
+    def wake_relay_after_commit(self) -> None:
+        """This transaction wrote outbox rows: wake the relay once it commits."""
+        self._outbox_written = True
+
+    def take_relay_wake(self) -> bool:
+        written, self._outbox_written = self._outbox_written, False
+        return written
+
 
 Broadcast = Callable[[list[Invalidation]], Awaitable[None]]
 Publish = Callable[[list[LiveMessage]], Awaitable[None]]
+Wake = Callable[[], Awaitable[None]]
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -93,6 +104,7 @@ class Database:
         self._pool: asyncpg.Pool | None = None
         self.broadcast: Broadcast | None = None
         self.publish: Publish | None = None
+        self.wake_relay: Wake | None = None
 
     async def open(self) -> None:
         self._pool = await asyncpg.create_pool(
@@ -143,6 +155,7 @@ class Database:
             conn = cast(Connection, proxy)
             conn.take_invalidations()
             conn.take_live()
+            conn.take_relay_wake()
             # BEGIN (and the plan setting) in one round trip of the simple-query protocol
             await conn.execute(_QUERIES.begin_generic_plans if generic_plans else _QUERIES.begin)
             try:
@@ -165,6 +178,7 @@ class Database:
     async def _rollback(conn: Connection) -> None:
         conn.take_invalidations()
         conn.take_live()
+        conn.take_relay_wake()
         if not conn.is_closed():
             await conn.execute(_QUERIES.rollback)
 
@@ -175,6 +189,8 @@ class Database:
         live = conn.take_live()
         if live and self.publish is not None:
             await self.publish(live)
+        if conn.take_relay_wake() and self.wake_relay is not None:
+            await self.wake_relay()
 
     @contextlib.asynccontextmanager
     async def dedicated(self) -> AsyncIterator[asyncpg.Connection]:

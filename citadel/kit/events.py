@@ -97,6 +97,7 @@ def decode_data(envelope: Envelope) -> Event:
 async def emit(conn: Connection, event: Event, *, aggregate_id: uuid.UUID | str) -> uuid.UUID:
     """Write ``event`` to the outbox in the caller's transaction; returns the event id."""
     event_id = uuid7()
+    conn.wake_relay_after_commit()
     await conn.execute(Q.insert_outbox_event, event_id, EVENT_NAMES[type(event)], str(aggregate_id), event)
     return event_id
 
@@ -104,6 +105,7 @@ async def emit(conn: Connection, event: Event, *, aggregate_id: uuid.UUID | str)
 async def emit_many(conn: Connection, events: list[tuple[Event, uuid.UUID | str]]) -> list[uuid.UUID]:
     """Write several (event, aggregate id) pairs to the outbox in one statement, in order."""
     ids = [uuid7() for _ in events]
+    conn.wake_relay_after_commit()
     await conn.execute(
         Q.insert_outbox_events,
         ids,

@@ -2,8 +2,11 @@
 
 One relay leads at a time (a session advisory lock on a dedicated connection), so events leave
 in the order they were written; other relays wait as standbys and take over when the leader's
-connection ends. The leader wakes on ``NOTIFY citadel_outbox`` (sent at COMMIT) and also polls,
-so a lost notification costs at most one poll interval. Each batch is published with
+connection ends. The leader wakes on a core NATS message on ``citadel.outbox.wake``, which a
+process sends after committing a transaction that wrote outbox rows, and also polls, so a lost
+wake-up costs at most one poll interval. (Not ``NOTIFY``: PostgreSQL serialises the commits of
+notifying transactions on one lock held through the WAL flush, which capped checkouts at the
+rate of one flush after another.) Each batch is published with
 ``publish_async`` and the event id as ``Nats-Msg-Id``; rows are marked sent only once the stream
 acknowledged them, up to the first failure. With NATS down, rows simply wait and the relay
 retries with backoff; a row published twice across a crash is dropped by the stream's
@@ -18,7 +21,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from citadel.kit.db import Database, load_queries
+from citadel.kit.db import Database, Wake, load_queries
 from citadel.kit.events import Envelope, ensure_streams, envelope_encoder, subject_of
 from citadel.kit.messaging import NatsLink
 from citadel.settings import Settings
@@ -27,7 +30,7 @@ logger = logging.getLogger("citadel.relay")
 Q = load_queries(__file__)
 
 RELAY_LOCK = 0x43_49_54_41_44_45_4C_02  # "CITADEL" + 2
-NOTIFY_CHANNEL = "citadel_outbox"
+WAKE_SUBJECT = "citadel.outbox.wake"
 ACK_TIMEOUT_S = 5.0
 
 
@@ -67,13 +70,19 @@ class OutboxRelay:
         logger.info("relay is leading")
         wake = asyncio.Event()
 
-        def on_notify(*_: object) -> None:
+        async def on_wake(_: object) -> None:
             wake.set()
 
-        await conn.add_listener(NOTIFY_CHANNEL, on_notify)
+        subscription: Any = None
         backoff = 0.2
         try:
             while not stop.is_set():
+                if subscription is None and self.link.connected:
+                    # kept by the client across reconnects; until it exists, the poll wakes us
+                    with contextlib.suppress(Exception):
+                        subscription = await self.link.client.subscribe(
+                            self.settings.subject(WAKE_SUBJECT), cb=on_wake
+                        )
                 wake.clear()
                 try:
                     await self.drain(conn)
@@ -86,8 +95,9 @@ class OutboxRelay:
                 await _wait_any(wake, stop, self.poll_s)
         finally:
             self.is_leader = False
-            with contextlib.suppress(Exception):
-                await conn.remove_listener(NOTIFY_CHANNEL, on_notify)
+            if subscription is not None:
+                with contextlib.suppress(Exception):
+                    await subscription.unsubscribe()
 
     async def drain(self, conn: asyncpg.Connection) -> int:
         """Publish every unpublished row, batch by batch; the number published."""
@@ -155,6 +165,19 @@ class OutboxRelay:
             if not future.done():
                 future.cancel()
         return sent, error
+
+
+def relay_waker(settings: Settings, link: NatsLink) -> Wake:
+    """What a process does after committing outbox rows: tell the leading relay (best effort)."""
+    subject = settings.subject(WAKE_SUBJECT)
+
+    async def wake() -> None:
+        if not link.connected:
+            return
+        with contextlib.suppress(Exception):  # the relay's poll covers a lost wake-up
+            await link.client.publish(subject, b"")
+
+    return wake
 
 
 async def _sleep_until(stop: asyncio.Event, seconds: float) -> bool:

@@ -33,6 +33,7 @@ from citadel.kit.messaging import NatsLink
 from citadel.kit.observability import CACHE_LOOKUPS, DB_POOL, Metrics, MetricSpec
 from citadel.kit.ratelimit import ApiRateLimiter, AuthRateLimiter
 from citadel.kit.redislink import RedisLink
+from citadel.kit.relay import relay_waker
 from citadel.kit.search import open_elasticsearch
 from citadel.kit.security import PasswordHasher, Signer, TokenCodec
 from citadel.kit.tally import Tally
@@ -87,6 +88,7 @@ class Runtime:
         self.db.broadcast = after_commit(self.cache_versions, self.bus)
         self.live = LiveHub(self.nats, settings.subject("citadel.live"))
         self.db.publish = live_publisher(self.nats, settings.subject("citadel.live"))
+        self.db.wake_relay = relay_waker(settings, self.nats)
         tiers: tuple[CacheTier, ...] = tuple(t for t in settings.cache_tiers if t != "none")
         self.responses = ResponseCache(
             self.bus,

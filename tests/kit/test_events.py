@@ -18,7 +18,7 @@ from citadel.kit.consumers import Consumer
 from citadel.kit.db import Connection, Database
 from citadel.kit.events import Envelope, emit, ensure_streams, subject_of
 from citadel.kit.messaging import NatsLink
-from citadel.kit.relay import OutboxRelay
+from citadel.kit.relay import OutboxRelay, relay_waker
 from citadel.settings import Secret
 from citadel.users.models import UserRoleChanged
 from tests.fixtures.app import eventually, isolated_settings, running_worker
@@ -117,6 +117,37 @@ async def test_relay_publishes_envelopes_with_their_id_as_message_id(
         await nc.close()
     async with db.connection() as conn:
         assert await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+
+
+async def test_a_commit_with_events_wakes_the_relay_long_before_its_poll(
+    servers: Servers, fresh_database_url: str, db: Database
+) -> None:
+    # a poll this long would fail the test: only the wake-up sent after COMMIT can be in time
+    settings = isolated_settings(servers, fresh_database_url, outbox_poll_interval_ms=60_000)
+    link = NatsLink(servers.nats_url, name="test-waker")
+    await link.start()
+    try:
+        assert await link.wait_connected(5)
+        db.wake_relay = relay_waker(settings, link)
+        async with running_worker(settings, consumers=[]) as worker:
+            assert worker.relay is not None
+            relay = worker.relay
+            await eventually(lambda: _true(relay.is_leader))
+            await asyncio.sleep(0.3)  # its first drain done, the relay now waits on its poll
+            await _emit(db, 1)  # the poll would next look in a minute
+
+            async def published() -> bool:
+                async with db.connection() as conn:
+                    return bool(await conn.fetchval("SELECT count(*) = 0 FROM outbox WHERE published_at IS NULL"))
+
+            await eventually(published, timeout=3)
+    finally:
+        db.wake_relay = None
+        await link.close()
+
+
+async def _true(value: bool) -> bool:
+    return value
 
 
 async def test_nats_outage_loses_nothing_and_duplicates_nothing(
