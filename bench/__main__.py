@@ -96,7 +96,7 @@ def _summary(rounds: list[dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
         for base in RELATIVE_TO.get(case, ()):
             if base in rounds[0]:
                 row[f"of_{base}"] = statistics.median(r[case]["rps"] / r[base]["rps"] for r in rounds)
-        for key in ("orders", "outbox_backlog", "outbox_oldest_s", "oversold"):
+        for key in ("orders", "outbox_backlog", "outbox_oldest_s", "consumer_lag", "catch_up_s", "oversold"):
             if key in results[0]:
                 row[key] = max(r[key] for r in results) if key != "orders" else sum(r[key] for r in results)
         rows.append(row)
@@ -121,7 +121,18 @@ def _print(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         extra = {k: v for k, v in row.items() if k.startswith("of_") and k[3:] not in CEILINGS}
         extra.update(
-            {k: row[k] for k in ("orders", "outbox_backlog", "outbox_oldest_s", "oversold") if k in row}
+            {
+                k: row[k]
+                for k in (
+                    "orders",
+                    "outbox_backlog",
+                    "outbox_oldest_s",
+                    "consumer_lag",
+                    "catch_up_s",
+                    "oversold",
+                )
+                if k in row
+            }
         )
         if extra:
             shown = ", ".join(

@@ -16,9 +16,15 @@ Cases:
 - ``checkout_1``: carts of 1 line over the 2,000 SKUs;
 - ``checkout_hot``: carts of 1 line, all of the one hot SKU (contention on its stock rows).
 
-After each case: the orders it made, the outbox backlog (and its oldest event's age), and the
-oversell check (every stock row's counters equal to its ledger, nothing reserved past on hand,
-every order's holds equal to its lines).
+After each case: the orders it made, the outbox backlog (and its oldest event's age), the
+consumers' lag (JetStream messages not yet handled: payments to confirm, confirmations to
+send), and the oversell check (every stock row's counters equal to its ledger, nothing reserved
+past on hand, every order's holds equal to its lines).
+
+The follow-up work of one phase is not left to slow the next: the suite starts on empty
+streams (the bench namespace's are deleted; the worker makes them again), and before each
+warm-up and each timed window the run waits until the relay and the consumers have caught up
+with everything already placed (``catch_up_s`` records how long that took after the window).
 """
 
 import asyncio
@@ -37,6 +43,7 @@ from typing import Any
 
 import asyncpg
 import msgspec
+import nats
 
 from bench import environment
 from bench.driver import Load, Server
@@ -52,6 +59,7 @@ REGION = "BENCHCO"
 POSTAL = "BENCH"
 VENDOR_SLUG = "bench-checkout"
 CARTS = {"warmup": 6_000, "measure": 30_000}  # more than a window can spend
+CATCH_UP_S = 300.0
 
 _encoder = msgspec.json.Encoder()
 
@@ -221,13 +229,65 @@ async def _write_carts(url: str, catalogue: Catalogue, lines: int, hot: bool, co
     return entries
 
 
+def _stream_prefix(env: Mapping[str, str]) -> str:
+    namespace = env.get("CITADEL_NAMESPACE", "")
+    return f"{namespace.upper()}_CITADEL_" if namespace else "CITADEL_"
+
+
+async def _consumer_lag(env: Mapping[str, str]) -> int:
+    """Messages of this namespace's streams that a durable consumer has not yet acknowledged."""
+    nc = await nats.connect(env["CITADEL_NATS_URL"])
+    try:
+        js = nc.jetstream()
+        lag = 0
+        for stream in await js.streams_info():
+            name = stream.config.name or ""
+            if name.startswith(_stream_prefix(env)):
+                for consumer in await js.consumers_info(name):
+                    lag += (consumer.num_pending or 0) + (consumer.num_ack_pending or 0)
+        return lag
+    finally:
+        await nc.close()
+
+
+async def _caught_up(env: Mapping[str, str], timeout_s: float = CATCH_UP_S) -> float:
+    """Wait until the outbox is relayed and the consumers have handled it; the seconds waited."""
+    started = time.monotonic()
+    conn = await asyncpg.connect(env["CITADEL_DATABASE_URL"])
+    try:
+        while time.monotonic() - started < timeout_s:
+            unsent = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            if unsent == 0 and await _consumer_lag(env) == 0:
+                break
+            await asyncio.sleep(0.5)
+        else:
+            raise RuntimeError(f"the worker did not catch up within {timeout_s:.0f} s")
+    finally:
+        await conn.close()
+    return time.monotonic() - started
+
+
+async def _delete_streams(env: Mapping[str, str]) -> None:
+    nc = await nats.connect(env["CITADEL_NATS_URL"])
+    try:
+        js = nc.jetstream()
+        for stream in await js.streams_info():
+            name = stream.config.name or ""
+            if name.startswith(_stream_prefix(env)):
+                await js.delete_stream(name)
+    finally:
+        await nc.close()
+
+
 def carts_file(
     env: Mapping[str, str], catalogue: Catalogue, lines: int, hot: bool
 ) -> Callable[[str], Mapping[str, str]]:
-    """For a case: a file of fresh carts per phase, written when the phase is about to start."""
+    """For a case: a file of fresh carts per phase, written when the phase is about to start (once
+    the worker has caught up with the phases before)."""
 
     def make(phase: str) -> Mapping[str, str]:
         url = env["CITADEL_DATABASE_URL"]
+        asyncio.run(_caught_up(env))
         entries = asyncio.run(_write_carts(url, catalogue, lines, hot, CARTS[phase]))
         return {"WRK_CARTS_FILE": _carts_file(entries)}
 
@@ -246,8 +306,8 @@ def dummy_file(_: str) -> Mapping[str, str]:
     return {"WRK_CARTS_FILE": _carts_file([f"ceiling{n} 1000" for n in range(100)])}
 
 
-async def _audit(url: str, since: float) -> dict[str, Any]:
-    conn = await asyncpg.connect(url)
+async def _audit(env: Mapping[str, str], since: float) -> dict[str, Any]:
+    conn = await asyncpg.connect(env["CITADEL_DATABASE_URL"])
     try:
         orders = await conn.fetchval("SELECT count(*) FROM orders WHERE placed_at >= to_timestamp($1)", since)
         backlog = await conn.fetchrow(
@@ -273,10 +333,13 @@ async def _audit(url: str, since: float) -> dict[str, Any]:
         )
     finally:
         await conn.close()
+    lag = await _consumer_lag(env)
     return {
         "orders": orders,
         "outbox_backlog": backlog["backlog"],
         "outbox_oldest_s": round(backlog["age"], 1),
+        "consumer_lag": lag,
+        "catch_up_s": round(await _caught_up(env), 1),
         "oversold": drifted + short,
     }
 
@@ -286,14 +349,16 @@ def audit(env: Mapping[str, str]) -> Callable[[], Callable[[], dict[str, Any]]]:
 
     def start() -> Callable[[], dict[str, Any]]:
         since = time.time()
-        return lambda: asyncio.run(_audit(env["CITADEL_DATABASE_URL"], since))
+        return lambda: asyncio.run(_audit(env, since))
 
     return start
 
 
 @contextmanager
 def worker_running(env: Mapping[str, str]) -> Iterator[None]:
-    """``citadel worker`` (relay, consumers, hold sweeper) beside the API for the whole suite."""
+    """``citadel worker`` (relay, consumers, hold sweeper) beside the API for the whole suite, on
+    streams of its own: what earlier runs left unhandled is not this run's work."""
+    asyncio.run(_delete_streams(env))
     proc = subprocess.Popen(
         [sys.executable, "-m", "citadel", "worker"],
         env={**os.environ, **env},
