@@ -39,10 +39,10 @@ SELECT $1, $2, $3, next.last_sequence, $4::jsonb FROM next
 RETURNING aggregate_sequence;
 
 -- name: fetch_unpublished
--- The oldest unpublished events, in commit order of their insertion.
+-- The oldest unpublished events after $2 (0: all of them), in the order of their insertion.
 SELECT seq, id, event_type, aggregate_id, aggregate_sequence, occurred_at, data::text AS data
 FROM outbox
-WHERE published_at IS NULL
+WHERE published_at IS NULL AND seq > $2
 ORDER BY seq
 LIMIT $1;
 

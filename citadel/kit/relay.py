@@ -6,11 +6,20 @@ connection ends. The leader wakes on a core NATS message on ``citadel.outbox.wak
 process sends after committing a transaction that wrote outbox rows, and also polls, so a lost
 wake-up costs at most one poll interval. (Not ``NOTIFY``: PostgreSQL serialises the commits of
 notifying transactions on one lock held through the WAL flush, which capped checkouts at the
-rate of one flush after another.) Each batch is published with
-``publish_async`` and the event id as ``Nats-Msg-Id``; rows are marked sent only once the stream
-acknowledged them, up to the first failure. With NATS down, rows simply wait and the relay
-retries with backoff; a row published twice across a crash is dropped by the stream's
-duplicate window, and consumers dedupe by event id in any case.
+rate of one flush after another.)
+
+A woken relay reads on from the last row it published, not from the start of the outbox: the
+unpublished-rows index keeps an entry for every row published since the last vacuum, and a
+read from the start steps over all of them (measured: 0.9 ms a read, thousands of reads a
+second, under checkout load). A row numbered before the last one published but committed after
+it is found by the full read the relay makes at least once per poll interval; events of one
+aggregate are never reordered by this, since each takes its number under that aggregate's
+sequence row lock, after the one before it committed.
+
+Each batch is published with ``publish_async`` and the event id as ``Nats-Msg-Id``; rows are
+marked sent only once the stream acknowledged them, up to the first failure. With NATS down,
+rows simply wait and the relay retries with backoff; a row published twice across a crash is
+dropped by the stream's duplicate window, and consumers dedupe by event id in any case.
 """
 
 import asyncio
@@ -47,6 +56,7 @@ class OutboxRelay:
         self.published_total = 0
         self.is_leader = False
         self._streams_ready = False
+        self._published_up_to = 0  # the highest outbox seq this relay published
 
     async def run(self, stop: asyncio.Event) -> None:
         """Lead (or stand by) until ``stop`` is set, reconnecting to PostgreSQL as needed."""
@@ -75,6 +85,8 @@ class OutboxRelay:
 
         subscription: Any = None
         backoff = 0.2
+        full_at = 0.0  # when the next read must start from the beginning
+        loop = asyncio.get_running_loop()
         try:
             while not stop.is_set():
                 if subscription is None and self.link.connected:
@@ -84,8 +96,11 @@ class OutboxRelay:
                             self.settings.subject(WAKE_SUBJECT), cb=on_wake
                         )
                 wake.clear()
+                full = loop.time() >= full_at
+                if full:
+                    full_at = loop.time() + self.poll_s
                 try:
-                    await self.drain(conn)
+                    await self.drain(conn, full=full)
                     backoff = 0.2
                 except PublishFailed as exc:
                     logger.warning("relay could not publish (%s); retrying in %.1fs", exc, backoff)
@@ -99,11 +114,13 @@ class OutboxRelay:
                 with contextlib.suppress(Exception):
                     await subscription.unsubscribe()
 
-    async def drain(self, conn: asyncpg.Connection) -> int:
-        """Publish every unpublished row, batch by batch; the number published."""
+    async def drain(self, conn: asyncpg.Connection, *, full: bool = True) -> int:
+        """Publish the unpublished rows, batch by batch: all of them, or (``full`` false) those
+        after the last row this relay published; the number published."""
         total = 0
+        after = 0 if full else self._published_up_to
         while True:
-            rows = await conn.fetch(Q.fetch_unpublished, self.settings.outbox_batch_size)
+            rows = await conn.fetch(Q.fetch_unpublished, self.settings.outbox_batch_size, after)
             if not rows:
                 return total
             if not self.link.connected:
@@ -119,6 +136,8 @@ class OutboxRelay:
                 await conn.execute(Q.mark_published, sent)
                 total += len(sent)
                 self.published_total += len(sent)
+                after = sent[-1]
+                self._published_up_to = max(self._published_up_to, after)
             if error is not None:
                 await conn.execute(Q.record_publish_failure, rows[len(sent)]["seq"], error[:500])
                 raise PublishFailed(error)

@@ -150,6 +150,41 @@ async def _true(value: bool) -> bool:
     return value
 
 
+async def test_an_event_committed_after_a_later_numbered_one_is_still_published(
+    servers: Servers, fresh_database_url: str, db: Database
+) -> None:
+    # the woken relay reads on from the last row it published; the early-numbered, late-committed
+    # row is behind that point and must still come out (the periodic full read finds it)
+    settings = isolated_settings(servers, fresh_database_url)
+    early, late = uuid.uuid4(), uuid.uuid4()
+    async with running_worker(settings, consumers=[]) as worker:
+        assert worker.relay is not None
+        relay = worker.relay
+        await eventually(lambda: _true(relay.is_leader))
+        async with db.transaction() as first:
+            await emit(first, _event(early), aggregate_id=early)  # numbered first, committed last
+            await _emit(db, 1, late)
+
+            async def late_published() -> bool:
+                async with db.connection() as conn:
+                    return bool(
+                        await conn.fetchval(
+                            "SELECT published_at IS NOT NULL FROM outbox WHERE aggregate_id = $1", str(late)
+                        )
+                    )
+
+            await eventually(late_published, timeout=5)
+
+        async def all_published() -> bool:
+            async with db.connection() as conn:
+                return bool(await conn.fetchval("SELECT count(*) = 2 FROM outbox WHERE published_at IS NOT NULL"))
+
+        await eventually(all_published, timeout=5)
+    async with db.connection() as conn:
+        order = await conn.fetch("SELECT aggregate_id FROM outbox ORDER BY seq")
+    assert [r["aggregate_id"] for r in order] == [str(early), str(late)]
+
+
 async def test_nats_outage_loses_nothing_and_duplicates_nothing(
     servers: Servers, fresh_database_url: str, db: Database, private_nats: PrivateServer
 ) -> None:
