@@ -107,7 +107,9 @@ class OutboxRelay:
                     await _sleep_until(stop, backoff)
                     backoff = min(backoff * 2, 5.0)
                     continue
-                await _wait_any(wake, stop, self.poll_s)
+                # until the wake-up subscription exists (NATS still connecting), look again soon
+                wait_s = self.poll_s if subscription is not None else min(self.poll_s, 0.2)
+                await _wait_any(wake, stop, wait_s)
         finally:
             self.is_leader = False
             if subscription is not None:
