@@ -136,11 +136,7 @@ async def test_a_commit_with_events_wakes_the_relay_long_before_its_poll(
             await asyncio.sleep(0.3)  # its first drain done, the relay now waits on its poll
             await _emit(db, 1)  # the poll would next look in a minute
 
-            async def published() -> bool:
-                async with db.connection() as conn:
-                    return bool(await conn.fetchval("SELECT count(*) = 0 FROM outbox WHERE published_at IS NULL"))
-
-            await eventually(published, timeout=3)
+            await eventually(lambda: _none_unpublished(db), timeout=3)
     finally:
         db.wake_relay = None
         await link.close()
@@ -148,6 +144,11 @@ async def test_a_commit_with_events_wakes_the_relay_long_before_its_poll(
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def _none_unpublished(db: Database) -> bool:
+    async with db.connection() as conn:
+        return bool(await conn.fetchval("SELECT count(*) = 0 FROM outbox WHERE published_at IS NULL"))
 
 
 async def test_an_event_committed_after_a_later_numbered_one_is_still_published(
@@ -175,11 +176,7 @@ async def test_an_event_committed_after_a_later_numbered_one_is_still_published(
 
             await eventually(late_published, timeout=5)
 
-        async def all_published() -> bool:
-            async with db.connection() as conn:
-                return bool(await conn.fetchval("SELECT count(*) = 2 FROM outbox WHERE published_at IS NOT NULL"))
-
-        await eventually(all_published, timeout=5)
+        await eventually(lambda: _none_unpublished(db), timeout=5)
     async with db.connection() as conn:
         order = await conn.fetch("SELECT aggregate_id FROM outbox ORDER BY seq")
     assert [r["aggregate_id"] for r in order] == [str(early), str(late)]
