@@ -48,6 +48,7 @@ import nats
 from bench import environment
 from bench.driver import Load, Server
 from citadel._fast import money
+from citadel.kit.events import all_streams
 from citadel.kit.ids import uuid7
 
 SKUS = 2_000
@@ -240,7 +241,7 @@ async def _consumer_lag(env: Mapping[str, str]) -> int:
     try:
         js = nc.jetstream()
         lag = 0
-        for stream in await js.streams_info():
+        for stream in await all_streams(js):
             name = stream.config.name or ""
             if name.startswith(_stream_prefix(env)):
                 for consumer in await js.consumers_info(name):
@@ -271,7 +272,7 @@ async def _delete_streams(env: Mapping[str, str]) -> None:
     nc = await nats.connect(env["CITADEL_NATS_URL"])
     try:
         js = nc.jetstream()
-        for stream in await js.streams_info():
+        for stream in await all_streams(js):
             name = stream.config.name or ""
             if name.startswith(_stream_prefix(env)):
                 await js.delete_stream(name)

@@ -15,8 +15,8 @@ import uuid
 from datetime import datetime
 
 import msgspec
-from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js import JetStreamContext, JetStreamManager
+from nats.js.api import ConsumerInfo, DiscardPolicy, RetentionPolicy, StorageType, StreamConfig, StreamInfo
 from nats.js.errors import NotFoundError
 
 from citadel.auth import models as auth_models
@@ -131,6 +131,26 @@ def stream_config(settings: Settings, domain: str) -> StreamConfig:
         duplicate_window=float(settings.jetstream_duplicate_window_s),
         max_age=float(settings.jetstream_max_age_days * 86400),
     )
+
+
+async def all_streams(js: JetStreamManager) -> list[StreamInfo]:
+    """Every stream of the account: the server lists them a page (256) at a time."""
+    found: list[StreamInfo] = []
+    while page := await js.streams_info(offset=len(found)):
+        found.extend(page)
+    return found
+
+
+async def namespace_consumers(js: JetStreamManager, settings: Settings) -> list[tuple[str, ConsumerInfo]]:
+    """(stream, consumer) for every durable consumer on this namespace's streams."""
+    found: list[tuple[str, ConsumerInfo]] = []
+    for domain in DOMAINS:
+        stream = settings.stream_name(domain)
+        try:
+            found.extend((stream, consumer) for consumer in await js.consumers_info(stream))
+        except NotFoundError:
+            continue
+    return found
 
 
 async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from citadel.kit.db import load_queries
+from citadel.kit.events import namespace_consumers
 from citadel.kit.observability import (
     CONSUMER_PENDING,
     CONSUMER_UNACKED,
@@ -69,17 +70,11 @@ async def _outbox(rt: Runtime) -> list[Gauge]:
 
 async def _consumers(rt: Runtime) -> list[Gauge]:
     """Pending and unacknowledged messages of every durable consumer of this namespace's streams."""
-    js = rt.nats.jetstream()
-    prefix = rt.settings.stream_name("")  # "CITADEL_" or "<NS>_CITADEL_"
     out: list[Gauge] = []
-    for stream in await js.streams_info():
-        name = stream.config.name or ""
-        if not name.startswith(prefix):
-            continue
-        for consumer in await js.consumers_info(name):
-            labels = (name, consumer.name or "")
-            out.append((CONSUMER_PENDING, labels, float(consumer.num_pending or 0)))
-            out.append((CONSUMER_UNACKED, labels, float(consumer.num_ack_pending or 0)))
+    for stream, consumer in await namespace_consumers(rt.nats.jetstream(), rt.settings):
+        labels = (stream, consumer.name or "")
+        out.append((CONSUMER_PENDING, labels, float(consumer.num_pending or 0)))
+        out.append((CONSUMER_UNACKED, labels, float(consumer.num_ack_pending or 0)))
     return out
 
 

@@ -13,10 +13,11 @@ import asyncpg
 import msgspec
 import nats
 import pytest
+from nats.js.api import StorageType, StreamConfig
 
 from citadel.kit.consumers import Consumer
 from citadel.kit.db import Connection, Database
-from citadel.kit.events import Envelope, emit, ensure_streams, subject_of
+from citadel.kit.events import Envelope, all_streams, emit, ensure_streams, subject_of
 from citadel.kit.messaging import NatsLink
 from citadel.kit.relay import OutboxRelay, relay_waker
 from citadel.settings import Secret
@@ -387,3 +388,17 @@ async def test_a_batch_consumer_handles_each_fetch_at_once_and_each_event_once(
     assert all(effects[i] == 1 for i in ids)
     assert len(batches) < 30  # handled in batches, not one call per event
     assert sum(batches[1:]) >= 30  # the failed batch came back whole
+
+
+async def test_every_stream_is_listed_past_the_servers_page_of_256(private_nats: PrivateServer) -> None:
+    nc = await nats.connect(f"nats://127.0.0.1:{private_nats.port}")
+    try:
+        js = nc.jetstream()
+        names = {f"PAGED_{n}" for n in range(300)}
+        for name in names:
+            config = StreamConfig(name=name, subjects=[f"paged.{name}"], storage=StorageType.MEMORY)
+            await js.add_stream(config)
+        assert len(await js.streams_info()) < len(names)  # what one request answers
+        assert {s.config.name for s in await all_streams(js)} == names
+    finally:
+        await nc.close()

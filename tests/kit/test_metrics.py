@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from citadel.kit.observability import HTTP_REQUESTS, Metrics, MetricSpec, prepare_metrics_dir
 from citadel.worker import Worker
-from tests.fixtures.app import AppClient
+from tests.fixtures.app import AppClient, eventually
 from tests.fixtures.catalog import unique
 from tests.fixtures.commerce import add, checkout, guest, open_shop, ship_to, stocked_product
 
@@ -138,9 +138,14 @@ async def test_business_metrics_and_shared_gauges(client: AppClient, worker: Wor
         "citadel_outbox_oldest_event_age_seconds",
         (),
     ) in after
-    lag = {
-        dict(labels)["consumer"]
-        for (name, labels) in after
-        if name == "citadel_jetstream_consumer_pending_messages"
-    }
-    assert lag, "the worker's durable consumers are reported"
+
+    async def consumers_reported() -> set[str]:
+        # the worker makes its durable consumers once NATS answers; a scrape reports them from then
+        samples = _samples((await client.get("/metrics")).content)
+        return {
+            dict(labels)["consumer"]
+            for (name, labels) in samples
+            if name == "citadel_jetstream_consumer_pending_messages"
+        }
+
+    assert await eventually(consumers_reported, timeout=10), "the worker's durable consumers are reported"
