@@ -53,7 +53,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: Secret
     database_direct_url: Secret | None = None
     database_pool_size: int = 16
-    worker_pool_size: int = 4
+    worker_pool_size: int = 8
     database_command_timeout_s: float = 30.0
 
     redis_url: Secret
@@ -147,6 +147,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     consumer_max_attempts: int = 6
     consumer_backoff_s: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0, 600.0)
     consumer_batch_size: int = 32
+    consumer_concurrency: int = 4  # aggregates a consumer handles at once (each one's events in order)
     consumer_ack_wait_s: float = 30.0
 
     # observability
@@ -238,6 +239,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             problems.append("CITADEL_ELASTICSEARCH_URL is needed when CITADEL_SEARCH_BACKEND=elasticsearch")
         if not self.consumer_backoff_s:
             problems.append("CITADEL_CONSUMER_BACKOFF_S needs at least one delay")
+        if self.consumer_concurrency < 1:
+            problems.append("CITADEL_CONSUMER_CONCURRENCY must be at least 1")
         if problems:
             raise SettingsError("; ".join(problems))
 

@@ -211,6 +211,34 @@ async def test_nats_outage_loses_nothing_and_duplicates_nothing(
         assert await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
 
 
+async def test_a_fetch_is_handled_aggregate_by_aggregate_each_in_order(
+    servers: Servers, fresh_database_url: str, db: Database
+) -> None:
+    settings = isolated_settings(servers, fresh_database_url, consumer_concurrency=3)
+    aggregates = [uuid.uuid4() for _ in range(3)]
+    handled: list[tuple[str, int]] = []
+    running, most = 0, 0
+
+    async def handler(conn: Connection, event: UserRoleChanged, envelope: Envelope) -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.05)  # a handler waiting on its round trips
+        handled.append((envelope.aggregate_id, envelope.sequence))
+        running -= 1
+
+    consumer = Consumer(name="test-lanes", domain="users", handlers={"users.role_changed": handler})
+    async with db.transaction() as conn:  # one commit: the relay sends them together, one fetch
+        for n in range(4):
+            for aggregate in aggregates:
+                await emit(conn, _event(aggregate, n), aggregate_id=aggregate)
+    async with running_worker(settings, consumers=[consumer]):
+        await eventually(lambda: _true(len(handled) == 12), timeout=10)
+    for aggregate in aggregates:
+        assert [seq for agg, seq in handled if agg == str(aggregate)] == [1, 2, 3, 4]
+    assert most > 1, "different aggregates were handled side by side"
+
+
 async def test_redelivered_events_take_effect_once(
     servers: Servers, fresh_database_url: str, db: Database
 ) -> None:
