@@ -147,7 +147,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     consumer_max_attempts: int = 6
     consumer_backoff_s: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0, 600.0)
     consumer_batch_size: int = 32
-    consumer_concurrency: int = 4  # aggregates a consumer handles at once (each one's events in order)
+    consumer_concurrency: int = 2  # aggregates a consumer handles at once (each one's events in order)
     consumer_ack_wait_s: float = 30.0
 
     # observability
