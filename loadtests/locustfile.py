@@ -14,6 +14,9 @@ store), or with Locust itself, alone or distributed::
 What users act on is drawn from the catalog once per Locust process (products with stock, their
 variants, categories, words of product names), through plain HTTP outside the measured client.
 Users sign in once, in ``on_start``, and again only if their session expires.
+
+``CITADEL_LOAD_RESET_AFTER_S`` (the runner's ``--warmup``) resets the statistics that many
+seconds after the last user started: the same users warm the store up, then are measured.
 """
 
 import itertools
@@ -27,8 +30,10 @@ import uuid
 from pathlib import Path
 from typing import Any, ClassVar
 
+import gevent
 import gevent.lock
-from locust import FastHttpUser, between, task
+from locust import FastHttpUser, between, events, task
+from locust.env import Environment
 
 CONFIG_PATH = Path(os.environ.get("CITADEL_LOAD_CONFIG", Path(__file__).with_name("profiles.toml")))
 CONFIG = tomllib.loads(CONFIG_PATH.read_text())
@@ -38,6 +43,25 @@ SAMPLE = int(os.environ.get("CITADEL_LOAD_SAMPLE", "0")) or DATA["products"]
 CUSTOMERS = int(os.environ.get("CITADEL_LOAD_CUSTOMERS", "0")) or DATA["customers"]
 # distributed runs: each Locust worker takes its buyers' accounts from its own range
 CUSTOMER_OFFSET = int(os.environ.get("CITADEL_LOAD_CUSTOMER_OFFSET", "0"))
+RESET_AFTER_S = float(os.environ.get("CITADEL_LOAD_RESET_AFTER_S", "0"))
+
+
+_environment: list[Environment] = []
+
+
+@events.init.add_listener
+def _remember_environment(environment: Environment, **_: Any) -> None:
+    _environment.append(environment)
+
+
+@events.spawning_complete.add_listener
+def _measure_after_warm_up(**_: Any) -> None:
+    """With a warm-up, the statistics start over once it is done (the users carry on)."""
+    runner = _environment[0].runner if _environment else None
+    if RESET_AFTER_S > 0 and runner is not None:
+        gevent.spawn_later(RESET_AFTER_S, runner.stats.reset_all)
+
+
 TEST_CARD = "4242424242424242"
 ADDRESS = {
     "fullName": "Load Shopper", "line1": "1 Market Street", "city": "San Francisco",

@@ -14,8 +14,10 @@ your own must be seeded (``citadel seed``) and have its limits raised likewise
 
 A served Citadel starts with cold caches and a cold database; ``--warmup`` seconds of the same
 profile run first, unmeasured, so the gates judge a store in its steady state (as a shop that has
-been open for a minute is). Before it is served, the bare ceilings of the machine are measured
-(``--ceilings-duration``), and each result carries its share of them.
+been open for a minute is). The same users carry on into the measured seconds: a second ramp
+would put every user signing in again at once into the first measured seconds, which a shop
+that has been open for a minute does not see. Before it is served, the bare ceilings of the
+machine are measured (``--ceilings-duration``), and each result carries its share of them.
 
 Each profile's run writes Locust's CSV and HTML reports under ``--reports`` (by default
 ``bench/results/locust/<time>-<profile>/``), appends its result (requests per second,
@@ -31,7 +33,6 @@ import math
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import tomllib
 from contextlib import ExitStack
@@ -155,12 +156,9 @@ def run_profile(
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = Path(args.reports) / f"{stamp}-{profile}"
     out.mkdir(parents=True, exist_ok=True)
-    if args.warmup > 0:
-        print(f"load: {profile}, {args.users} users for {args.warmup:g} s of warm-up", file=sys.stderr)
-        with tempfile.TemporaryDirectory() as scratch:
-            _locust(profile, host, args, Path(scratch), args.warmup)
-    print(f"load: {profile}, {args.users} users for {args.duration} s against {host}", file=sys.stderr)
-    cpu_percent = _locust(profile, host, args, out, args.duration)
+    warm = f" after {args.warmup:g} s of warm-up" if args.warmup > 0 else ""
+    print(f"load: {profile}, {args.users} users for {args.duration} s{warm} against {host}", file=sys.stderr)
+    cpu_percent = _locust(profile, host, args, out, args.duration, warmup=args.warmup)
     totals, endpoints = read_stats(out / "locust_stats.csv")
     misses = judge(gates, totals)
 
@@ -204,15 +202,18 @@ def run_profile(
     return not misses
 
 
-def _locust(profile: str, host: str, args: argparse.Namespace, out: Path, seconds: float) -> float:
-    """One headless Locust run of ``seconds`` after its ramp, reports into ``out``; the share of
-    a core Locust used."""
-    # users start (and sign in) during the ramp; the statistics are reset once all have started,
-    # so the gates judge the steady state of the seconds asked for
+def _locust(
+    profile: str, host: str, args: argparse.Namespace, out: Path, seconds: float, *, warmup: float = 0
+) -> float:
+    """One headless Locust run of ``seconds`` after its ramp and ``warmup``, reports into
+    ``out``; the share of a core Locust used."""
+    # users start (and sign in) during the ramp; the statistics are reset once all have started
+    # and again after the warm-up, so the gates judge the steady state of the seconds asked for
     ramp = math.ceil(args.users / args.spawn_rate)
     command = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
-        "-u", str(args.users), "-r", str(args.spawn_rate), "-t", f"{ramp + math.ceil(seconds)}s",
+        "-u", str(args.users), "-r", str(args.spawn_rate),
+        "-t", f"{ramp + math.ceil(warmup) + math.ceil(seconds)}s",
         "--host", host, "--reset-stats",
         "--csv", str(out / "locust"), "--html", str(out / "report.html"), "--stop-timeout", "5",
         "--loglevel", "WARNING", "--exit-code-on-error", "0",
@@ -220,6 +221,7 @@ def _locust(profile: str, host: str, args: argparse.Namespace, out: Path, second
     env = {
         **os.environ, "CITADEL_LOAD_PROFILE": profile, "CITADEL_LOAD_SAMPLE": str(args.sample),
         "CITADEL_LOAD_CUSTOMERS": str(args.customers if args.host is None else 0),
+        "CITADEL_LOAD_RESET_AFTER_S": str(warmup),
     }  # fmt: skip
     started = time.monotonic()
     log = out / "locust.log"  # a file, not a pipe: a busy run logs more than a pipe holds
