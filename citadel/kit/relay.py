@@ -5,8 +5,8 @@ in the order they were written; other relays wait as standbys and take over when
 connection ends. The leader wakes on a core NATS message on ``citadel.outbox.wake``, which a
 process sends after committing a transaction that wrote outbox rows, and also polls, so a lost
 wake-up costs at most one poll interval. (Not ``NOTIFY``: PostgreSQL serialises the commits of
-notifying transactions on one lock held through the WAL flush, which capped checkouts at the
-rate of one flush after another.)
+notifying transactions on one lock held through the WAL flush, and under checkout load commits
+queued on it.)
 
 A woken relay reads on from the last row it published, not from the start of the outbox: the
 unpublished-rows index keeps an entry for every row published since the last vacuum, and a
