@@ -49,7 +49,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     data_dir: str = ".citadel"
     storefront_url: str = "http://127.0.0.1:3000"
 
-    # PostgreSQL; the direct address (no PgBouncer) serves LISTEN, advisory locks and migrations
+    # PostgreSQL; the direct address (no PgBouncer) serves advisory locks and migrations
     database_url: Secret
     database_direct_url: Secret | None = None
     database_pool_size: int = 16

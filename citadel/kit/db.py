@@ -194,7 +194,7 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def dedicated(self) -> AsyncIterator[asyncpg.Connection]:
-        """A connection of its own (not pooled) to the direct address: for LISTEN and session locks."""
+        """A connection of its own (not pooled) to the direct address: for session locks."""
         conn = await asyncpg.connect(
             self.direct_dsn, server_settings={"application_name": "citadel-dedicated"}
         )
