@@ -1,7 +1,8 @@
 """The vendor bulk benchmark: how long the server takes for big batches, as a vendor's machine
 sends them (an API key, one call at a time), beside a bare set-wise ceiling of the same run.
 
-The full app runs on Granian (2 workers) with ``citadel worker`` beside it (jobs run there).
+The full app runs on Granian (2 workers) with ``citadel relay`` and ``citadel worker --no-relay``
+beside it (jobs run in the worker).
 Each round uses SKUs of its own, so the first call creates everything:
 
 - ``bare_copy``: the ceiling: COPY of the same number of rows into a temporary table, then one

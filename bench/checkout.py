@@ -6,8 +6,9 @@ SKU, all stocked in two warehouses far beyond what a run sells, a shipping zone 
 a sales-tax rule (8.875 %, per line, half-up). Before each timed window (and each warm-up),
 guest carts are written straight to the database, each with its lines, address, e-mail and
 the total a shopper would have seen (computed with the same kernels), so the window measures
-checkouts only. The API runs on Granian with 2 workers, with the rate limiter on and raised; a
-``citadel worker`` (relay and consumers, the test provider's payments included) runs beside it.
+checkouts only. The API runs on Granian with 2 workers, with the rate limiter on and raised;
+``citadel relay`` and ``citadel worker --no-relay`` (the consumers, the test provider's payments
+included) run beside it.
 
 Cases:
 
@@ -357,24 +358,30 @@ def audit(env: Mapping[str, str]) -> Callable[[], Callable[[], dict[str, Any]]]:
 
 @contextmanager
 def worker_running(env: Mapping[str, str]) -> Iterator[None]:
-    """``citadel worker`` (relay, consumers, hold sweeper) beside the API for the whole suite, on
-    streams of its own: what earlier runs left unhandled is not this run's work."""
+    """``citadel relay`` and ``citadel worker --no-relay`` (consumers, hold sweeper, jobs) beside
+    the API for the whole suite, as the deployment runs them, on streams of their own: what
+    earlier runs left unhandled is not this run's work."""
     asyncio.run(_delete_streams(env))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "citadel", "worker"],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "citadel", *command],
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for command in (["relay"], ["worker", "--no-relay"])
+    ]
     try:
         yield
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        for proc in procs:
+            proc.send_signal(signal.SIGINT)
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
 
 
 VARIANTS = (("checkout_3", 3, False), ("checkout_1", 1, False), ("checkout_hot", 1, True))

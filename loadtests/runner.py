@@ -6,11 +6,11 @@
         --gates loadtests/gates/smoke.toml --store /tmp/load/results.jsonl
     python -m loadtests profiles
 
-Without ``--host`` the run serves Citadel itself, the way the benchmarks do: 2 Granian workers
-and ``citadel worker`` on a database of its own (seeded once with ``--products`` products and
-``--customers`` customers), with the API and auth rate limits raised above the load. A host of
-your own must be seeded (``citadel seed``) and have its limits raised likewise
-(``CITADEL_RATE_LIMIT_*``), or the limiter's 429s count as failures.
+Without ``--host`` the run serves Citadel itself, the way the benchmarks do: 2 Granian workers,
+``citadel relay`` and ``citadel worker --no-relay`` on a database of its own (seeded once with
+``--products`` products and ``--customers`` customers), with the API and auth rate limits raised
+above the load. A host of your own must be seeded (``citadel seed``) and have its limits raised
+likewise (``CITADEL_RATE_LIMIT_*``), or the limiter's 429s count as failures.
 
 A served Citadel starts with cold caches and a cold database; ``--warmup`` seconds of the same
 profile run first, unmeasured, so the gates judge a store in its steady state (as a shop that has

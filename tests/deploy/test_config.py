@@ -113,8 +113,9 @@ def test_the_compose_file_is_valid(tmp_path: Path) -> None:
     assert checked.returncode == 0, checked.stderr
     config = yaml.safe_load(checked.stdout)
     services = config["services"]
-    assert {"gateway", "api", "worker", "postgres", "redis", "nats-1", "nats-2", "nats-3",
+    assert {"gateway", "api", "worker", "relay", "postgres", "redis", "nats-1", "nats-2", "nats-3",
             "elasticsearch", "prometheus", "grafana"} <= set(services)  # fmt: skip
+    assert services["worker"]["command"] == ["worker", "--no-relay"]  # the relay runs on its own
     assert services["api"]["deploy"]["replicas"] == 2
     for name, service in services.items():
         if name != "migrate":
