@@ -29,6 +29,7 @@ with everything already placed (``catch_up_s`` records how long that took after 
 """
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import secrets
@@ -45,12 +46,15 @@ from typing import Any
 import asyncpg
 import msgspec
 import nats
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 
 from bench import environment
 from bench.driver import Load, Server
 from citadel._fast import money
-from citadel.kit.events import all_streams
+from citadel.kit.events import DOMAINS, namespace_consumers
 from citadel.kit.ids import uuid7
+from citadel.settings import Settings
 
 SKUS = 2_000
 SPREAD_STOCK = 1_000_000  # per warehouse and SKU
@@ -231,52 +235,48 @@ async def _write_carts(url: str, catalogue: Catalogue, lines: int, hot: bool, co
     return entries
 
 
-def _stream_prefix(env: Mapping[str, str]) -> str:
-    namespace = env.get("CITADEL_NAMESPACE", "")
-    return f"{namespace.upper()}_CITADEL_" if namespace else "CITADEL_"
-
-
-async def _consumer_lag(env: Mapping[str, str]) -> int:
+async def _consumer_lag(js: JetStreamContext, settings: Settings) -> int:
     """Messages of this namespace's streams that a durable consumer has not yet acknowledged."""
+    return sum(
+        (consumer.num_pending or 0) + (consumer.num_ack_pending or 0)
+        for _, consumer in await namespace_consumers(js, settings)
+    )
+
+
+async def _caught_up(env: Mapping[str, str], timeout_s: float = CATCH_UP_S) -> tuple[int, float]:
+    """Wait until the outbox is relayed and the consumers have handled it: (the consumers' lag
+    when the wait began, the seconds waited)."""
+    settings = Settings.from_env(env)
+    started = time.monotonic()
+    conn = await asyncpg.connect(env["CITADEL_DATABASE_URL"])
     nc = await nats.connect(env["CITADEL_NATS_URL"])
     try:
         js = nc.jetstream()
-        lag = 0
-        for stream in await all_streams(js):
-            name = stream.config.name or ""
-            if name.startswith(_stream_prefix(env)):
-                for consumer in await js.consumers_info(name):
-                    lag += (consumer.num_pending or 0) + (consumer.num_ack_pending or 0)
-        return lag
-    finally:
-        await nc.close()
-
-
-async def _caught_up(env: Mapping[str, str], timeout_s: float = CATCH_UP_S) -> float:
-    """Wait until the outbox is relayed and the consumers have handled it; the seconds waited."""
-    started = time.monotonic()
-    conn = await asyncpg.connect(env["CITADEL_DATABASE_URL"])
-    try:
+        first_lag = await _consumer_lag(js, settings)
+        lag = first_lag
         while time.monotonic() - started < timeout_s:
             unsent = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-            if unsent == 0 and await _consumer_lag(env) == 0:
+            if unsent == 0 and lag == 0:
                 break
             await asyncio.sleep(0.5)
+            lag = await _consumer_lag(js, settings)
         else:
             raise RuntimeError(f"the worker did not catch up within {timeout_s:.0f} s")
     finally:
+        await nc.close()
         await conn.close()
-    return time.monotonic() - started
+    return first_lag, time.monotonic() - started
 
 
 async def _delete_streams(env: Mapping[str, str]) -> None:
+    """Delete this namespace's streams (the relay and the consumers make them again)."""
+    settings = Settings.from_env(env)
     nc = await nats.connect(env["CITADEL_NATS_URL"])
     try:
         js = nc.jetstream()
-        for stream in await all_streams(js):
-            name = stream.config.name or ""
-            if name.startswith(_stream_prefix(env)):
-                await js.delete_stream(name)
+        for domain in DOMAINS:
+            with contextlib.suppress(NotFoundError):
+                await js.delete_stream(settings.stream_name(domain))
     finally:
         await nc.close()
 
@@ -335,13 +335,13 @@ async def _audit(env: Mapping[str, str], since: float) -> dict[str, Any]:
         )
     finally:
         await conn.close()
-    lag = await _consumer_lag(env)
+    lag, catch_up_s = await _caught_up(env)
     return {
         "orders": orders,
         "outbox_backlog": backlog["backlog"],
         "outbox_oldest_s": round(backlog["age"], 1),
         "consumer_lag": lag,
-        "catch_up_s": round(await _caught_up(env), 1),
+        "catch_up_s": round(catch_up_s, 1),
         "oversold": drifted + short,
     }
 
