@@ -1,6 +1,7 @@
 """Rate limits per client IP: the API-wide limit (local, synced through Redis) and the exact auth limit."""
 
 import asyncio
+import itertools
 import secrets
 
 import pytest
@@ -10,9 +11,13 @@ from citadel.kit.ratelimit import ApiRateLimiter, AuthRateLimiter
 from tests.fixtures.app import http_client, make_settings, running_app
 from tests.fixtures.servers import NAMESPACE, PrivateServer, Servers
 
+_HOSTS = itertools.count(secrets.randbelow(200) + 1)
+
 
 def _ip() -> str:
-    return f"198.51.100.{secrets.randbelow(250) + 1}"
+    """An address no other test of this run uses: a shared one would share its limiter bucket."""
+    n = next(_HOSTS)
+    return f"198.51.{100 + n // 254 % 100}.{n % 254 + 1}"
 
 
 async def test_api_limit_answers_429_with_retry_after(servers: Servers, database_url: str) -> None:
