@@ -79,7 +79,7 @@ ON CONFLICT DO NOTHING;
 -- identical ones left alone (not returned). The search document and the facet codes are computed
 -- here for the whole batch (the row triggers skip rows that bring their own).
 WITH codes AS (
-    SELECT b.id, array_agg(fv.id ORDER BY f.ord, fv.id) AS facet_codes
+    SELECT b.id, string_agg(int4send(fv.id), ''::bytea ORDER BY f.ord, fv.id) AS facet_codes
     FROM bulk_products b
     CROSS JOIN LATERAL (
         SELECT 1, 'category', b.category_id::text, '' WHERE b.category_id IS NOT NULL
@@ -98,7 +98,7 @@ SELECT b.id, $1, b.vendor_sku, b.category_id, b.name, b.slug, b.description, b.b
        b.weight_grams, b.length_mm, b.width_mm, b.height_mm,
        CASE WHEN b.status = 'active' THEN now() END,
        product_search_document(b.name, b.brand, b.tags, c.name, b.description),
-       COALESCE(codes.facet_codes, '{}')
+       COALESCE(codes.facet_codes, ''::bytea)
 FROM bulk_products b
 LEFT JOIN codes ON codes.id = b.id
 LEFT JOIN categories c ON c.id = b.category_id

@@ -2,13 +2,19 @@
 -- and query statistics.
 
 -- name: search_products
--- Matches, one page of them and the facets of all of them, in one round trip.
+-- Matches, one page of them and the facets of all of them, in one round trip. The facets come
+-- back as the matches' codes concatenated, 4 bytes each, for the worker to count and label: a
+-- product's facet codes, then, when it is priced in the currency of the buckets, its price
+-- bucket b as the code -1 - b.
 -- $1 tsquery text; filters: $2 category ids, $3 vendor, $4/$5 price bounds, $6 currency, $7 tags
 -- (all), $8 attribute groups (jsonb: every group has a document the attributes contain), $9 in
 -- stock; $10 sort, $11 limit, $12 offset; $13 the currency of the price buckets, $14 their edges;
 -- $15 the words as whole words (matches of them rank above prefix matches, when $1 has a prefix).
 WITH matches AS MATERIALIZED (
-    SELECT p.id, p.price_amount, p.currency, p.facet_codes, p.created_at, p.units_sold_30d,
+    SELECT p.id, p.price_amount, p.created_at, p.units_sold_30d,
+           p.facet_codes || CASE WHEN p.currency = $13
+                                 THEN int4send(-1 - width_bucket(p.price_amount, $14::bigint[]))
+                                 ELSE ''::bytea END AS codes,
            CASE WHEN $10 = 'relevance'
                 THEN ts_rank(p.search_vector, query) + (p.search_vector @@ exact)::int END AS rank
     FROM products p, to_tsquery('english', $1) AS query, to_tsquery('english', $15) AS exact
@@ -47,13 +53,7 @@ SELECT
                 'inStock', p.in_stock)
             ORDER BY page.n), '[]')
      FROM page JOIN products p ON p.id = page.id)::text AS items,
-    (SELECT COALESCE(json_agg(json_build_array(fv.kind, fv.key, fv.value, ven.name, f.n)), '[]')
-     FROM (SELECT code, count(*) AS n FROM (SELECT unnest(facet_codes) AS code FROM matches) c GROUP BY code) f
-     JOIN facet_values fv ON fv.id = f.code
-     LEFT JOIN vendors ven ON fv.kind = 'vendor' AND ven.id::text = fv.key)::text AS facets,
-    (SELECT COALESCE(json_agg(json_build_array(b.bucket, b.n) ORDER BY b.bucket), '[]')
-     FROM (SELECT width_bucket(price_amount, $14::bigint[]) AS bucket, count(*) AS n
-           FROM matches WHERE currency = $13 GROUP BY 1) b)::text AS price;
+    (SELECT COALESCE(string_agg(codes, ''::bytea), ''::bytea) FROM matches) AS codes;
 
 -- name: key_lexeme
 -- The longest lexeme the search configuration makes of the words (NULL if all are stop words).
@@ -122,3 +122,10 @@ SELECT id FROM products WHERE status = 'active' AND id > $1 ORDER BY id LIMIT $2
 -- name: products_of_categories
 -- Products filed anywhere under these categories (their documents carry the category path).
 SELECT p.id FROM products p JOIN categories c ON c.id = p.category_id WHERE c.path && $1::uuid[];
+
+-- name: facet_labels
+-- Facet values by code, labelled (a vendor by its name); codes are never renumbered.
+SELECT fv.id, fv.kind, fv.key, fv.value, ven.name AS vendor_name
+FROM facet_values fv
+LEFT JOIN vendors ven ON fv.kind = 'vendor' AND ven.id::text = fv.key
+WHERE fv.id = ANY ($1::int[]);

@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 
 from citadel.search import service as search
+from citadel.search.service import postgres
 from tests.fixtures.app import AppClient
 from tests.fixtures.catalog import Seller, create_category, create_product, create_seller, unique
 from tests.fixtures.factories import Account, create_account, register
@@ -93,6 +94,40 @@ async def test_filters_and_facets(client: AppClient, catalog: dict[str, Any]) ->
     cheap_first = await _search(client, q=brand, sort="price_asc")
     assert [i["priceAmount"] for i in cheap_first["items"]] == [3900, 4900, 5900, 7900, 9900]
     assert (await _search(client, q=brand, inStock="true"))["total"] == 0
+
+
+async def test_facet_values_written_after_a_search_are_labelled(
+    client: AppClient, catalog: dict[str, Any]
+) -> None:
+    """The worker labels facet codes it has not seen yet (a value first written after its last
+    search) and keeps counting the ones it has."""
+    brand = catalog["brand"]
+    before = (await _search(client, q=brand))["facets"]["attributes"]
+    assert "finish" not in before
+    material = unique("m").replace("-", "")
+    await create_product(
+        client, catalog["seller"], name=f"{brand} Travel Kettle", brand=brand, priceAmount=2900,
+        categoryId=catalog["kitchen"]["id"], attributes={"colour": "black", "finish": material},
+    )  # fmt: skip
+    after = (await _search(client, q=brand))["facets"]
+    assert after["attributes"]["finish"] == [{"value": material, "label": material, "count": 1}]
+    assert {(v["value"], v["count"]) for v in after["attributes"]["colour"]} == {
+        ("black", 4),
+        ("white", 1),
+        ("steel", 1),
+    }
+    assert {(f["label"], f["count"]) for f in after["categories"]} == {
+        (catalog["audio"]["name"], 3),
+        (catalog["kitchen"]["name"], 3),
+    }
+
+
+def test_packed_facet_codes_are_counted() -> None:
+    packed = b"".join(code.to_bytes(4, "big") for code in [7, 300, 7, 70_000, 7])
+    assert postgres.count_codes(packed) == {7: 3, 300: 1, 70_000: 1}
+    assert postgres.count_codes(b"") == {}
+    with pytest.raises(ValueError):
+        postgres.count_codes(b"\x00\x00\x01")
 
 
 async def test_pages_by_cursor_at_most_ten_deep(client: AppClient, catalog: dict[str, Any]) -> None:

@@ -284,7 +284,7 @@ _DERIVED = """
 SELECT p.search_vector = product_search_document(
            p.name, p.brand, p.tags, (SELECT c.name FROM categories c WHERE c.id = p.category_id),
            p.description) AS document_matches,
-       ARRAY(SELECT unnest(p.facet_codes) ORDER BY 1) = ARRAY(
+       ARRAY(SELECT unnest(facet_code_ids(p.facet_codes)) ORDER BY 1) = ARRAY(
            SELECT facet_value_id(f.kind, f.key, f.value)
            FROM (SELECT 'category', p.category_id::text, '' WHERE p.category_id IS NOT NULL
                  UNION ALL SELECT 'vendor', p.vendor_id::text, ''

@@ -9,7 +9,10 @@ words it searched for. Total, page and facets come from one statement over one m
 of matches; a page sorted otherwise than by relevance computes no rank.
 """
 
+import sys
 import uuid
+from array import array
+from collections import Counter
 from typing import Any, NamedTuple
 
 import msgspec
@@ -38,7 +41,22 @@ MAX_ATTRIBUTE_VALUES = 10
 PRICE_EDGES = (0, 10, 25, 50, 100, 250, 500, 1000)
 
 _items = msgspec.json.Decoder(list[ProductSummary])
-_rows = msgspec.json.Decoder(list[list[Any]])
+
+# a facet code's meaning: (kind, key, value, vendor name or None)
+Label = tuple[str, str, str, str | None]
+FACET_LABELS_TOPIC = "facet_labels"
+MAX_FACET_LABELS = 200_000
+
+
+def count_codes(packed: bytes) -> Counter[int]:
+    """Codes packed as 4-byte big-endian signed integers (PostgreSQL's int4send), counted."""
+    if len(packed) % 4:
+        raise ValueError("packed facet codes are 4 bytes each")
+    codes = array("i")
+    codes.frombytes(packed)
+    if sys.byteorder == "little":
+        codes.byteswap()
+    return Counter(codes)
 
 
 def tsquery(words: tuple[str, ...], *, prefix: bool = False) -> str:
@@ -116,14 +134,18 @@ class PostgresSearch:
                 request.limit, request.offset, request.facet_currency, edges, " & ".join(words),
             )  # fmt: skip
         assert row is not None  # an aggregate query always answers one row
-        categories, vendors, attributes = await self._facets(row["facets"])
+        counts = count_codes(row["codes"])
+        buckets = sorted((-1 - code, n) for code, n in counts.items() if code < 0)
+        categories, vendors, attributes = await self._facets(
+            Counter({code: n for code, n in counts.items() if code >= 0})
+        )
         price = [
             PriceBucket(
                 min_amount=edges[bucket - 1] if bucket > 0 else 0,
                 max_amount=edges[bucket] if bucket < len(edges) else None,
                 count=count,
             )
-            for bucket, count in _rows.decode(row["price"])
+            for bucket, count in buckets
         ]
         return SearchResults(
             total=row["total"],
@@ -140,17 +162,35 @@ class PostgresSearch:
             next_cursor=None,
         )
 
+    async def _labels(self, codes: Counter[int]) -> dict[int, Label]:
+        """This worker's labels of facet codes, with any it has not seen yet loaded in one query
+        (codes are never renumbered, so a label is kept as long as the worker's caches are)."""
+
+        async def empty(_: str) -> dict[int, Label]:
+            return {}
+
+        cache = self.runtime.local_cache(FACET_LABELS_TOPIC, max_entries=1)
+        labels: dict[int, Label] = await cache.get("*", empty)
+        missing = [code for code in codes if code not in labels]
+        if missing:
+            if len(labels) + len(missing) > MAX_FACET_LABELS:
+                labels.clear()
+            async with self.db.connection() as conn:
+                for row in await conn.fetch(Q.facet_labels, missing):
+                    labels[row["id"]] = (row["kind"], row["key"], row["value"], row["vendor_name"])
+        return labels
+
     async def _facets(
-        self, encoded: str
+        self, codes: Counter[int]
     ) -> tuple[list[FacetValue], list[FacetValue], dict[str, list[FacetValue]]]:
         """Categories, vendors and attribute values with their counts, largest first, labelled."""
         index = await catalog.category_index(self.runtime)
+        labels = await self._labels(codes)
+        counted = [(*labels[code], n) for code, n in codes.items() if code in labels]
         categories: list[FacetValue] = []
         vendors: list[FacetValue] = []
         attributes: dict[str, list[FacetValue]] = {}
-        for kind, key, value, vendor_name, count in sorted(
-            _rows.decode(encoded), key=lambda f: (-f[4], f[1], f[2])
-        ):
+        for kind, key, value, vendor_name, count in sorted(counted, key=lambda f: (-f[4], f[1], f[2])):
             if kind == "category":
                 found = index.rows.get(uuid.UUID(key))
                 categories.append(FacetValue(value=key, label=found.name if found else key, count=count))
