@@ -6,19 +6,28 @@
 -- back as the matches' codes concatenated, 4 bytes each, for the worker to count and label: a
 -- product's facet codes, then, when it is priced in the currency of the buckets, its price
 -- bucket b as the code -1 - b.
--- $1 tsquery text; filters: $2 category ids, $3 vendor, $4/$5 price bounds, $6 currency, $7 tags
--- (all), $8 attribute groups (jsonb: every group has a document the attributes contain), $9 in
--- stock; $10 sort, $11 limit, $12 offset; $13 the currency of the price buckets, $14 their edges;
--- $15 the words as whole words (matches of them rank above prefix matches, when $1 has a prefix).
-WITH matches AS MATERIALIZED (
+-- $1 tsquery text of whole words; filters: $2 category ids, $3 vendor, $4/$5 price bounds,
+-- $6 currency, $7 tags (all), $8 attribute groups (jsonb: every group has a document the
+-- attributes contain), $9 in stock; $10 sort, $11 limit, $12 offset; $13 the currency of the
+-- price buckets, $14 their edges; $15 the same words with the last one as a prefix, searched
+-- instead when no active product holds the whole words (NULL: no such fallback). "prefixed" says
+-- which one was searched.
+WITH probe AS MATERIALIZED (
+    SELECT $15::text IS NOT NULL AND NOT EXISTS (
+               SELECT 1 FROM products p
+               WHERE p.search_vector @@ to_tsquery('english', $1) AND p.status = 'active') AS prefixed
+),
+chosen AS MATERIALIZED (
+    SELECT prefixed, to_tsquery('english', CASE WHEN prefixed THEN $15 ELSE $1 END) AS query FROM probe
+),
+matches AS MATERIALIZED (
     SELECT p.id, p.price_amount, p.created_at, p.units_sold_30d,
            p.facet_codes || CASE WHEN p.currency = $13
                                  THEN int4send(-1 - width_bucket(p.price_amount, $14::bigint[]))
                                  ELSE ''::bytea END AS codes,
-           CASE WHEN $10 = 'relevance'
-                THEN ts_rank(p.search_vector, query) + (p.search_vector @@ exact)::int END AS rank
-    FROM products p, to_tsquery('english', $1) AS query, to_tsquery('english', $15) AS exact
-    WHERE p.search_vector @@ query
+           CASE WHEN $10 = 'relevance' THEN ts_rank(p.search_vector, w.query) END AS rank
+    FROM products p, chosen w
+    WHERE p.search_vector @@ w.query
       AND p.status = 'active'
       AND ($2::uuid[] IS NULL OR p.category_id = ANY ($2))
       AND ($3::uuid IS NULL OR p.vendor_id = $3)
@@ -44,6 +53,7 @@ page AS (
           LIMIT $11 OFFSET $12) m
 )
 SELECT
+    (SELECT prefixed FROM chosen) AS prefixed,
     (SELECT count(*) FROM matches) AS total,
     (SELECT COALESCE(json_agg(json_build_object(
                 'id', p.id, 'slug', p.slug, 'name', p.name, 'brand', p.brand, 'vendorId', p.vendor_id,

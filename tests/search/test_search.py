@@ -55,6 +55,9 @@ async def test_all_words_must_match_ranked_by_relevance(client: AppClient, catal
     typed_so_far = await _search(client, q=f"{brand} headph")
     assert _names(typed_so_far) == ["Wireless Headphones"]  # no whole word: then as a prefix
     assert typed_so_far["correctedQuery"] is None
+    # a word the catalog holds stays that word when the filters leave nothing of it
+    filtered = await _search(client, q=f"{brand} kettle", minPrice=5000)
+    assert filtered["total"] == 0 and filtered["correctedQuery"] is None  # not the kettlebell set
 
 
 async def test_one_wrong_letter_still_finds_the_product(client: AppClient, catalog: dict[str, Any]) -> None:

@@ -1,12 +1,14 @@
 """Search on PostgreSQL: weighted full text (tsvector, GIN), typo correction (pg_trgm), facets.
 
 A query's words must all match, ranked by ``ts_rank`` over the weighted document (name and
-brand, then tags and category, then the description). When the words find nothing, the last is
-tried as a prefix (a search sent half typed: "headph"); when that finds nothing either, each
-word is replaced by the nearest word of the catalog's dictionary (trigram distance, similarity
-at least ``CORRECTION_SIMILARITY``) and the search runs once more, and the answer says which
-words it searched for. Total, page and facets come from one statement over one materialized set
-of matches; a page sorted otherwise than by relevance computes no rank.
+brand, then tags and category, then the description). When no active product holds the words,
+the same statement searches with the last one as a prefix instead (a search sent half typed:
+"headph"); when that finds nothing either, each word is replaced by the nearest word of the
+catalog's dictionary (trigram distance, similarity at least ``CORRECTION_SIMILARITY``) and the
+search runs once more, and the answer says which words it searched for. Words some active
+product holds are never replaced: when only the filters leave nothing, nothing is. Total, page
+and facets come from one statement over one materialized set of matches; a page sorted
+otherwise than by relevance computes no rank.
 """
 
 import sys
@@ -98,15 +100,15 @@ class PostgresSearch:
         self.db: Database = runtime.db
 
     async def search(self, request: SearchRequest) -> Found:
-        results = await self._run(request, request.words)
+        results, prefixed = await self._run(request, request.words, fallback=True)
         if results.total:
-            return Found(results, exact=True)
-        as_prefix = await self._run(request, request.words, prefix=True)
-        if as_prefix.total or not any(len(w) >= 3 for w in request.words):
-            return Found(as_prefix, exact=False)
+            return Found(results, exact=not prefixed)
+        if not prefixed or not any(len(w) >= 3 for w in request.words):
+            # the words are the catalog's own (only the filters left nothing), or too short to correct
+            return Found(results, exact=False)
         corrected = await self._corrected(request.words)
         if corrected != request.words:
-            retry = await self._run(request, corrected)
+            retry, _ = await self._run(request, corrected)
             if retry.total:
                 retry.corrected_query = " ".join(corrected)
                 return Found(retry, exact=False)
@@ -125,13 +127,16 @@ class PostgresSearch:
         return tuple(row["nearest"] or row["word"] if len(row["word"]) >= 3 else row["word"] for row in rows)
 
     async def _run(
-        self, request: SearchRequest, words: tuple[str, ...], *, prefix: bool = False
-    ) -> SearchResults:
+        self, request: SearchRequest, words: tuple[str, ...], *, fallback: bool = False
+    ) -> tuple[SearchResults, bool]:
+        """A search for the words; with ``fallback``, for them with the last as a prefix instead
+        when no active product holds them all. Returns the results and whether that happened."""
         edges = price_edges(request.facet_currency)
+        prefixed_query = tsquery(words, prefix=True) if fallback else None
         async with self.db.connection() as conn:
             row = await conn.fetchrow(
-                Q.search_products, tsquery(words, prefix=prefix), *filter_arguments(request), request.sort,
-                request.limit, request.offset, request.facet_currency, edges, " & ".join(words),
+                Q.search_products, tsquery(words), *filter_arguments(request), request.sort,
+                request.limit, request.offset, request.facet_currency, edges, prefixed_query,
             )  # fmt: skip
         assert row is not None  # an aggregate query always answers one row
         counts = count_codes(row["codes"])
@@ -147,7 +152,7 @@ class PostgresSearch:
             )
             for bucket, count in buckets
         ]
-        return SearchResults(
+        results = SearchResults(
             total=row["total"],
             query=request.text,
             corrected_query=None,
@@ -161,6 +166,7 @@ class PostgresSearch:
             ),
             next_cursor=None,
         )
+        return results, row["prefixed"]
 
     async def _labels(self, codes: Counter[int]) -> dict[int, Label]:
         """This worker's labels of facet codes, with any it has not seen yet loaded in one query
