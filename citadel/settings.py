@@ -53,6 +53,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: Secret
     database_direct_url: Secret | None = None
     database_pool_size: int = 16
+    # connections per API worker for searches (generic plans; at most this many searches at once)
+    database_search_pool_size: int = 4
     worker_pool_size: int = 8
     database_command_timeout_s: float = 30.0
 
@@ -225,6 +227,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             problems.append("CITADEL_NAMESPACE may hold letters, digits and underscores only")
         if self.database_pool_size < 1:
             problems.append("CITADEL_DATABASE_POOL_SIZE must be at least 1")
+        if self.database_search_pool_size < 1:
+            problems.append("CITADEL_DATABASE_SEARCH_POOL_SIZE must be at least 1")
         if self.env == "production":
             problems.extend(
                 f"CITADEL_{name.upper()} must hold at least 32 characters in production"

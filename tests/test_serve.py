@@ -75,5 +75,5 @@ def test_metrics_count_every_worker(served: tuple[str, Path]) -> None:
             for s in f.samples
             if s.name == "citadel_db_pool_connections"
         }
-        assert pool["max"] == 8  # 2 workers x 4
+        assert pool["max"] == 12  # 2 workers x (4 + 2 for searches)
         assert http.get("/readyz").json()["status"] == "ready"

@@ -95,32 +95,49 @@ class Database:
     """The asyncpg pool of one process, with transaction and dedicated-connection helpers."""
 
     def __init__(
-        self, dsn: str, *, direct_dsn: str | None = None, pool_size: int = 16, timeout: float = 30.0
+        self,
+        dsn: str,
+        *,
+        direct_dsn: str | None = None,
+        pool_size: int = 16,
+        generic_pool_size: int = 0,
+        timeout: float = 30.0,
     ):
         self.dsn = dsn
         self.direct_dsn = direct_dsn or dsn
         self.pool_size = pool_size
+        self.generic_pool_size = generic_pool_size
         self.timeout = timeout
         self._pool: asyncpg.Pool | None = None
+        self._generic_pool: asyncpg.Pool | None = None
         self.broadcast: Broadcast | None = None
         self.publish: Publish | None = None
         self.wake_relay: Wake | None = None
 
     async def open(self) -> None:
-        self._pool = await asyncpg.create_pool(
+        self._pool = await self._create_pool(self.pool_size, {})
+        if self.generic_pool_size:
+            self._generic_pool = await self._create_pool(
+                self.generic_pool_size, {"plan_cache_mode": "force_generic_plan"}
+            )
+
+    async def _create_pool(self, size: int, settings: dict[str, str]) -> asyncpg.Pool:
+        pool: asyncpg.Pool = await asyncpg.create_pool(
             self.dsn,
-            min_size=self.pool_size,
-            max_size=self.pool_size,
+            min_size=size,
+            max_size=size,
             connection_class=Connection,
             init=_init_connection,
             command_timeout=self.timeout,
-            server_settings={"application_name": "citadel", "jit": "off"},
+            server_settings={"application_name": "citadel", "jit": "off", **settings},
         )
+        return pool
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        for pool in (self._pool, self._generic_pool):
+            if pool is not None:
+                await pool.close()
+        self._pool = self._generic_pool = None
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -129,16 +146,30 @@ class Database:
         return self._pool
 
     def pool_usage(self) -> tuple[int, int, int]:
-        """(in use, idle, maximum) connections of this process's pool."""
+        """(in use, idle, maximum) connections of this process's pools, together."""
         if self._pool is None:
-            return 0, 0, self.pool_size
-        size, idle = self._pool.get_size(), self._pool.get_idle_size()
-        return size - idle, idle, self._pool.get_max_size()
+            return 0, 0, self.pool_size + self.generic_pool_size
+        pools = [pool for pool in (self._pool, self._generic_pool) if pool is not None]
+        size, idle = sum(p.get_size() for p in pools), sum(p.get_idle_size() for p in pools)
+        return size - idle, idle, sum(p.get_max_size() for p in pools)
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
         """A pooled connection with no transaction: for reads."""
         async with self.pool.acquire() as proxy:
+            yield cast(Connection, proxy)
+
+    @contextlib.asynccontextmanager
+    async def generic_plans(self) -> AsyncIterator[Connection]:
+        """A connection with no transaction whose prepared statements run their generic plans: for
+        a heavy read whose planning for each execution's values costs more than it gains. It
+        comes from a pool of its own (``generic_pool_size``), which also bounds how many such
+        reads this process runs at once; without one, from a transaction that sets the mode."""
+        if self._generic_pool is None:
+            async with self.transaction(generic_plans=True) as conn:
+                yield conn
+            return
+        async with self._generic_pool.acquire() as proxy:
             yield cast(Connection, proxy)
 
     @contextlib.asynccontextmanager

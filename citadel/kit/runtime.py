@@ -73,6 +73,7 @@ class Runtime:
             settings.database_url.reveal(),
             direct_dsn=settings.direct_database_url,
             pool_size=settings.database_pool_size,
+            generic_pool_size=settings.database_search_pool_size,
             timeout=settings.database_command_timeout_s,
         )
         self.redis = aioredis.Redis.from_url(

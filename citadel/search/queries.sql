@@ -6,27 +6,22 @@
 -- back as the matches' codes concatenated, 4 bytes each, for the worker to count and label: a
 -- product's facet codes, then, when it is priced in the currency of the buckets, its price
 -- bucket b as the code -1 - b.
--- $1 tsquery text of whole words; filters: $2 category ids, $3 vendor, $4/$5 price bounds,
+-- $1 tsquery text of the whole words; filters: $2 category ids, $3 vendor, $4/$5 price bounds,
 -- $6 currency, $7 tags (all), $8 attribute groups (jsonb: every group has a document the
 -- attributes contain), $9 in stock; $10 sort, $11 limit, $12 offset; $13 the currency of the
--- price buckets, $14 their edges; $15 the same words with the last one as a prefix, searched
--- instead when no active product holds the whole words (NULL: no such fallback). "prefixed" says
--- which one was searched.
-WITH probe AS MATERIALIZED (
-    SELECT $15::text IS NOT NULL AND NOT EXISTS (
-               SELECT 1 FROM products p
-               WHERE p.search_vector @@ to_tsquery('english', $1) AND p.status = 'active') AS prefixed
-),
-chosen AS MATERIALIZED (
-    SELECT prefixed, to_tsquery('english', CASE WHEN prefixed THEN $15 ELSE $1 END) AS query FROM probe
-),
-matches AS MATERIALIZED (
+-- price buckets, $14 their edges. What is searched ("found_by"): the whole words; when they find
+-- nothing and no active product holds them (not just the filters left nothing), $15, the same
+-- words with the last one as a prefix, if an active product matches that; else the words $16,
+-- each of at least 3 letters replaced by the nearest dictionary word of similarity at least $17
+-- ("words"), when that changed any. The filters are written out twice, for the whole words and
+-- for the fallback: the search of the fallback runs only when the first found nothing.
+WITH whole AS MATERIALIZED (
     SELECT p.id, p.price_amount, p.created_at, p.units_sold_30d,
            p.facet_codes || CASE WHEN p.currency = $13
                                  THEN int4send(-1 - width_bucket(p.price_amount, $14::bigint[]))
                                  ELSE ''::bytea END AS codes,
            CASE WHEN $10 = 'relevance' THEN ts_rank(p.search_vector, w.query) END AS rank
-    FROM products p, chosen w
+    FROM products p, to_tsquery('english', $1) AS w (query)
     WHERE p.search_vector @@ w.query
       AND p.status = 'active'
       AND ($2::uuid[] IS NULL OR p.category_id = ANY ($2))
@@ -41,6 +36,62 @@ matches AS MATERIALIZED (
                                 WHERE p.attributes @> alt.doc)))
       AND ($9::boolean IS NULL OR p.in_stock = $9)
 ),
+probe AS MATERIALIZED (
+    SELECT CASE
+        WHEN EXISTS (SELECT 1 FROM whole) THEN 'whole'
+        WHEN EXISTS (SELECT 1 FROM products p
+                     WHERE p.search_vector @@ to_tsquery('english', $1) AND p.status = 'active')
+            THEN 'whole'
+        WHEN EXISTS (SELECT 1 FROM products p
+                     WHERE p.search_vector @@ to_tsquery('english', $15) AND p.status = 'active')
+            THEN 'prefix'
+        ELSE 'corrected' END AS found_by
+),
+corrected AS MATERIALIZED (
+    SELECT array_agg(CASE WHEN length(w.word) >= 3
+                          THEN COALESCE((SELECT t.term FROM search_terms t
+                                         WHERE similarity(t.term, w.word) >= $17
+                                         ORDER BY t.term <-> w.word
+                                         LIMIT 1), w.word)
+                          ELSE w.word END
+                     ORDER BY w.n) AS words
+    FROM unnest($16::text[]) WITH ORDINALITY AS w (word, n)
+    WHERE (SELECT found_by FROM probe) = 'corrected'
+),
+chosen AS MATERIALIZED (
+    SELECT x.found_by, x.words,
+           to_tsquery('english', CASE x.found_by WHEN 'prefix' THEN $15
+                                                 ELSE array_to_string(x.words, ' & ') END) AS query
+    FROM (SELECT CASE WHEN p.found_by <> 'corrected' THEN p.found_by
+                      WHEN c.words IS DISTINCT FROM $16::text[] THEN 'corrected'
+                      ELSE 'whole' END AS found_by,
+                 c.words
+          FROM probe p, corrected c) x
+),
+fallback AS MATERIALIZED (
+    SELECT p.id, p.price_amount, p.created_at, p.units_sold_30d,
+           p.facet_codes || CASE WHEN p.currency = $13
+                                 THEN int4send(-1 - width_bucket(p.price_amount, $14::bigint[]))
+                                 ELSE ''::bytea END AS codes,
+           CASE WHEN $10 = 'relevance' THEN ts_rank(p.search_vector, w.query) END AS rank
+    FROM products p, chosen w
+    WHERE w.found_by <> 'whole' AND p.search_vector @@ w.query
+      AND p.status = 'active'
+      AND ($2::uuid[] IS NULL OR p.category_id = ANY ($2))
+      AND ($3::uuid IS NULL OR p.vendor_id = $3)
+      AND ($4::bigint IS NULL OR p.price_amount >= $4)
+      AND ($5::bigint IS NULL OR p.price_amount <= $5)
+      AND ($6::text IS NULL OR p.currency = $6)
+      AND ($7::text[] IS NULL OR p.tags @> $7)
+      AND ($8::jsonb IS NULL OR NOT EXISTS (
+              SELECT 1 FROM jsonb_array_elements($8) AS wanted (grp)
+              WHERE NOT EXISTS (SELECT 1 FROM jsonb_array_elements(wanted.grp) AS alt (doc)
+                                WHERE p.attributes @> alt.doc)))
+      AND ($9::boolean IS NULL OR p.in_stock = $9)
+),
+matches AS NOT MATERIALIZED (
+    SELECT * FROM whole UNION ALL SELECT * FROM fallback
+),
 page AS (
     SELECT m.id, m.rank, row_number() OVER () AS n
     FROM (SELECT id, rank FROM matches m
@@ -53,7 +104,8 @@ page AS (
           LIMIT $11 OFFSET $12) m
 )
 SELECT
-    (SELECT prefixed FROM chosen) AS prefixed,
+    (SELECT found_by FROM chosen) AS found_by,
+    (SELECT words FROM chosen) AS words,
     (SELECT count(*) FROM matches) AS total,
     (SELECT COALESCE(json_agg(json_build_object(
                 'id', p.id, 'slug', p.slug, 'name', p.name, 'brand', p.brand, 'vendorId', p.vendor_id,

@@ -2,6 +2,7 @@
 
 import pytest
 
+from citadel.kit.db import Database
 from citadel.kit.errors import CitadelError
 from tests.fixtures.app import AppClient
 from tests.fixtures.factories import register
@@ -14,6 +15,29 @@ class _KeptFailure(CitadelError):
 async def test_pooled_connections_send_no_reset_query(client: AppClient) -> None:
     async with client.runtime.db.connection() as conn:
         assert conn.get_reset_query() == ""
+
+
+async def test_generic_plan_reads_come_from_a_pool_of_their_own(client: AppClient) -> None:
+    db = client.runtime.db
+    async with db.connection() as conn:
+        assert await conn.fetchval("SELECT current_setting('plan_cache_mode')") == "auto"
+    async with db.generic_plans() as conn:
+        assert await conn.fetchval("SELECT current_setting('plan_cache_mode')") == "force_generic_plan"
+        assert not conn.is_in_transaction()
+    assert db.pool_usage()[2] == client.runtime.settings.database_pool_size + db.generic_pool_size
+
+
+async def test_without_that_pool_generic_plans_come_from_a_transaction(fresh_database_url: str) -> None:
+    db = Database(fresh_database_url, pool_size=1)
+    await db.open()
+    try:
+        async with db.generic_plans() as conn:
+            assert await conn.fetchval("SELECT current_setting('plan_cache_mode')") == "force_generic_plan"
+            assert conn.is_in_transaction()
+        async with db.connection() as conn:
+            assert await conn.fetchval("SELECT current_setting('plan_cache_mode')") == "auto"
+    finally:
+        await db.close()
 
 
 async def test_requests_leave_no_session_state_on_pooled_connections(client: AppClient) -> None:

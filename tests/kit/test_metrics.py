@@ -98,7 +98,7 @@ async def test_metrics_endpoint_counts_requests_by_route_template(client: AppCli
     ) in samples
     assert (
         samples[("citadel_db_pool_connections", (("state", "max"),))]
-        == client.runtime.settings.database_pool_size
+        == client.runtime.settings.database_pool_size + client.runtime.settings.database_search_pool_size
     )
     assert HTTP_REQUESTS.name + "_total" in text.decode()
     assert os.getpid() == client.runtime.metrics.pid
