@@ -203,7 +203,9 @@ class ProductsController(Controller):
         summary="An active product by id or slug (drafts for their vendor and admins)",
         responses={200: ResponseSpec(ProductDetail, description="The product page")},
     )
-    async def get_product(self, request: Request[Any, Any, Any], ref: FromPath[str]) -> BodyResponse:
+    async def get_product(self, request: Request[Any, Any, Any]) -> BodyResponse:
+        # the id or slug is read from the path, not injected: no signature model on this hot read
+        ref: str = request.path_params["ref"]
         runtime = runtime_of(request)
         body = await service.product_page(runtime, ref)
         if body is not None:
