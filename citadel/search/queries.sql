@@ -36,14 +36,16 @@ WITH whole AS MATERIALIZED (
                                 WHERE p.attributes @> alt.doc)))
       AND ($9::boolean IS NULL OR p.in_stock = $9)
 ),
+-- (the probes count rather than ask EXISTS: for a first row, a generic plan may choose to scan
+-- the whole table, which for words nothing holds is the worst plan there is)
 probe AS MATERIALIZED (
     SELECT CASE
         WHEN EXISTS (SELECT 1 FROM whole) THEN 'whole'
-        WHEN EXISTS (SELECT 1 FROM products p
-                     WHERE p.search_vector @@ to_tsquery('english', $1) AND p.status = 'active')
+        WHEN (SELECT count(*) FROM products p
+              WHERE p.search_vector @@ to_tsquery('english', $1) AND p.status = 'active') > 0
             THEN 'whole'
-        WHEN EXISTS (SELECT 1 FROM products p
-                     WHERE p.search_vector @@ to_tsquery('english', $15) AND p.status = 'active')
+        WHEN (SELECT count(*) FROM products p
+              WHERE p.search_vector @@ to_tsquery('english', $15) AND p.status = 'active') > 0
             THEN 'prefix'
         ELSE 'corrected' END AS found_by
 ),
