@@ -134,6 +134,9 @@ async def _catalogue(conn: asyncpg.Connection) -> Catalogue:
             POSTAL,
             TAX_PPM,
         )
+    # the bench's zone comes first: a seeded catalog's country-wide zone (default priority, made
+    # earlier) would otherwise take the bench's addresses, with its own shipping prices
+    await conn.execute("UPDATE shipping_zones SET priority = 0 WHERE regions = $1", [REGION])
     rows = await conn.fetch(
         "SELECT v.id, p.price_amount FROM product_variants v JOIN products p ON p.id = v.product_id"
         " WHERE v.vendor_id = $1 ORDER BY v.sku",
