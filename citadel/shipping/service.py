@@ -1,7 +1,8 @@
 """Shipping zones and methods (admins), and the choice of a zone for an address.
 
 An address belongs to the first active zone, lowest priority first, whose countries hold its
-country and whose regions (when it lists any) hold its region. Writes drop every worker's
+country and whose regions (when it lists any) hold its region; of zones of the same priority, one
+that names the region comes before one for the whole country. Writes drop every worker's
 cached rule set after commit.
 """
 
@@ -165,11 +166,18 @@ async def active_rules(conn: Connection) -> ShippingRules:
 
 
 def zone_for(rules: ShippingRules, country: str, region: str | None) -> ShippingZoneRow | None:
+    """The zone of an address: the lowest priority that covers it, and of those a zone that names
+    its region before one that covers the whole country (then the oldest)."""
     region_code = (region or "").upper()
-    for zone in rules.zones:  # ordered by priority
+    best: ShippingZoneRow | None = None
+    for zone in rules.zones:  # ordered by priority, then id (the oldest first)
+        if best is not None and zone.priority > best.priority:
+            break
         if country in zone.countries and (not zone.regions or region_code in zone.regions):
-            return zone
-    return None
+            if zone.regions:
+                return zone
+            best = best or zone
+    return best
 
 
 def methods_for(

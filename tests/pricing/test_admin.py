@@ -2,10 +2,13 @@
 validated (problem+json, nothing stored), admins only, and picked up by carts after a change."""
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from citadel.shipping.models import ShippingRules, ShippingZoneRow
+from citadel.shipping.service import zone_for
 from tests.fixtures.app import AppClient, eventually
 from tests.fixtures.commerce import add, guest, open_shop, ship_to, stocked_product
 from tests.fixtures.factories import Account, create_account
@@ -243,3 +246,23 @@ async def test_coupons(client: AppClient, admin: Account) -> None:
     found = await client.get("/api/v1/coupons", params={"q": code[:6].lower()}, headers=admin.headers)
     assert coupon["id"] in [c["id"] for c in found.json()["items"]]
     assert (await client.delete(f"/api/v1/coupons/{coupon['id']}", headers=admin.headers)).status_code == 204
+
+
+def test_an_address_takes_the_zone_naming_its_region_over_a_country_wide_one() -> None:
+    now = datetime.now(UTC)
+
+    def zone(name: str, regions: list[str], priority: int) -> ShippingZoneRow:
+        return ShippingZoneRow(uuid.uuid4(), name, ["US"], regions, priority, True, now, now)
+
+    country, west, first = zone("US", [], 100), zone("West", ["CA", "OR"], 100), zone("First", [], 10)
+
+    def pick(*zones: ShippingZoneRow, region: str | None = "CA") -> str | None:
+        ordered = sorted(zones, key=lambda z: z.priority)  # as active_zones orders them
+        found = zone_for(ShippingRules(zones=ordered, methods=[]), "US", region)
+        return found.name if found else None
+
+    assert pick(country, west) == "West"  # same priority: the one naming the region
+    assert pick(country, west, region="NY") == "US"
+    assert pick(country, west, first) == "First"  # a lower priority still comes first
+    assert pick(zone("Later", ["CA"], 200), country) == "US"
+    assert pick(west, region=None) is None
