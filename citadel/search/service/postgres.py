@@ -125,11 +125,15 @@ class PostgresSearch:
                 list(words), CORRECTION_SIMILARITY,
             )  # fmt: skip
         assert row is not None  # an aggregate query always answers one row
-        counts = count_codes(row["codes"])
-        buckets = sorted((-1 - code, n) for code, n in counts.items() if code < 0)
-        categories, vendors, attributes = await self._facets(
-            Counter({code: n for code, n in counts.items() if code >= 0})
-        )
+        facet_counts: dict[int, int] = {}
+        bucket_counts: list[tuple[int, int]] = []
+        for code, n in count_codes(row["codes"]).items():
+            if code >= 0:
+                facet_counts[code] = n
+            else:
+                bucket_counts.append((-1 - code, n))
+        buckets = sorted(bucket_counts)
+        categories, vendors, attributes = await self._facets(facet_counts)
         price = [
             PriceBucket(
                 min_amount=edges[bucket - 1] if bucket > 0 else 0,
@@ -154,7 +158,7 @@ class PostgresSearch:
         )
         return results, row["found_by"], tuple(row["words"] or ())
 
-    async def _labels(self, codes: Counter[int]) -> dict[int, Label]:
+    async def _labels(self, codes: dict[int, int]) -> dict[int, Label]:
         """This worker's labels of facet codes, with any it has not seen yet loaded in one query
         (codes are never renumbered, so a label is kept as long as the worker's caches are)."""
 
@@ -173,7 +177,7 @@ class PostgresSearch:
         return labels
 
     async def _facets(
-        self, codes: Counter[int]
+        self, codes: dict[int, int]
     ) -> tuple[list[FacetValue], list[FacetValue], dict[str, list[FacetValue]]]:
         """Categories, vendors and attribute values with their counts, largest first, labelled."""
         index = await catalog.category_index(self.runtime)
