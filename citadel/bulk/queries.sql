@@ -74,6 +74,14 @@ CROSS JOIN LATERAL (
 ORDER BY 1, 2, 3
 ON CONFLICT DO NOTHING;
 
+-- name: derived_columns_given
+-- The next statement computes every product's search document and facet codes itself: the
+-- update triggers skip its rows (migration 0009). Reset by derived_columns_left_to_triggers.
+SELECT set_config('citadel.derived_columns', 'given', true);
+
+-- name: derived_columns_left_to_triggers
+SELECT set_config('citadel.derived_columns', '', true);
+
 -- name: upsert_products
 -- The batch's products, keyed by (vendor $1, vendor_sku): new ones inserted, changed ones updated,
 -- identical ones left alone (not returned). The search document and the facet codes are computed

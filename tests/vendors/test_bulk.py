@@ -3,6 +3,9 @@
 import asyncio
 from typing import Any
 
+import msgspec
+
+from citadel.bulk.service import parse
 from citadel.bulk.service import products as products_service
 from tests.fixtures.app import AppClient
 from tests.fixtures.catalog import Seller, create_category, create_product, create_seller, unique
@@ -324,6 +327,32 @@ async def test_bulk_products_are_searchable_like_any_other(client: AppClient) ->
     assert (await client.get("/api/v1/search", params={"q": word})).json()["items"] == []
     again = (await client.get("/api/v1/search", params={"q": renamed.split()[1]})).json()["items"]
     assert [h["id"] for h in again] == [made["id"]]
+
+
+async def test_the_update_triggers_skip_only_the_upsert_that_brings_its_own_values(client: AppClient) -> None:
+    """The upsert tells the update triggers it computed the search document and facet codes
+    (migration 0009); the setting ends with that statement, so a later write in the same
+    transaction has its derived columns computed by the triggers again."""
+    seller = await create_seller(client)
+    row = _product(unique("TRG").upper(), attributes={"grip": "ash"})
+    made = by_row(await bulk(client, seller.headers, "products", [row]))[1]
+    price_only = {**row, "priceAmount": 1750}  # the words and facets stay as they were
+    assert by_row(await bulk(client, seller.headers, "products", [price_only]))[1]["status"] == "updated"
+    async with client.runtime.db.transaction() as conn:
+        renamed = {**row, "name": "Renamed"}
+        again = parse.json_rows(msgspec.json.encode([renamed]))
+        answered = await products_service.upsert(conn, seller.vendor_id, again)
+        assert answered.summary.updated == 1
+        assert await conn.fetchval("SELECT current_setting('citadel.derived_columns', true)") == ""
+        await conn.execute(
+            "UPDATE products SET name = 'Spokeshave', attributes = '{\"grip\": \"box\"}' WHERE id = $1",
+            made["id"],
+        )
+        found = await conn.fetchrow(_DERIVED, made["id"])
+        assert (found["document_matches"], found["codes_match"]) == (True, True)
+        assert await conn.fetchval(
+            "SELECT search_vector @@ to_tsquery('spokeshave') FROM products WHERE id = $1", made["id"]
+        )
 
 
 async def test_batches_of_a_vendor_unknown_to_the_statistics_probe_the_unique_keys(

@@ -43,6 +43,8 @@ _VARIANT_COLUMNS = (
     "id", "vendor_sku", "sku", "name", "option_values", "price_amount", "price_adjustment", "barcode",
     "weight_grams", "position",
 )  # fmt: skip
+# A variant as its row asks for it: _VARIANT_COLUMNS from "sku" on (id and key come at the write).
+VariantRow = tuple[str, str, dict[str, str], int | None, int, str | None, int | None, int]
 
 
 class Before(NamedTuple):
@@ -68,19 +70,14 @@ def summarize(results: list[RowResult]) -> BulkResult:
     )  # fmt: skip
 
 
-def _variants_of(p: BulkProduct) -> list[dict[str, Any]]:
+def _variants_of(p: BulkProduct) -> list[VariantRow]:
     if not p.variants:
-        default: dict[str, Any] = {"sku": p.sku, "name": "Default", "option_values": {}, "price_amount": None}
-        return [
-            default | {"price_adjustment": 0, "barcode": None, "weight_grams": p.weight_grams, "position": 0}
-        ]
+        return [(p.sku, "Default", {}, None, 0, None, p.weight_grams, 0)]
     return [
-        {
-            "sku": v.sku, "name": v.name or (" / ".join(v.option_values.values()) or v.sku),
-            "option_values": v.option_values, "price_amount": v.price_amount,
-            "price_adjustment": v.price_adjustment, "barcode": v.barcode, "weight_grams": v.weight_grams,
-            "position": v.position or i,
-        }
+        (
+            v.sku, v.name or (" / ".join(v.option_values.values()) or v.sku), v.option_values,
+            v.price_amount, v.price_adjustment, v.barcode, v.weight_grams, v.position or i,
+        )
         for i, v in enumerate(p.variants)
     ]  # fmt: skip
 
@@ -128,11 +125,8 @@ class _Batch:
         self.conn = conn
         self.vendor_id = vendor_id
         self.valid, self.results = split_valid(parsed, BulkProduct)
-        self.changed_fields = {
-            p.row: sorted(str(k) for k in p.value if k != "sku")  # the API names the row sent
-            for p in parsed
-            if isinstance(p.value, dict)
-        }
+        self.sent = {p.row: p.value for p in parsed if isinstance(p.value, dict)}
+        self.variants: dict[int, list[VariantRow]] = {}  # by row, made once
         self.skus: set[str] = set()
         self.categories: dict[str, uuid.UUID] = {}
         self.adopt: dict[str, uuid.UUID] = {}
@@ -147,7 +141,8 @@ class _Batch:
         keys: set[str] = set()
         for row, p in self.valid:
             problem = _row_problems(p)
-            skus = [v["sku"] for v in _variants_of(p)]
+            variants = self.variants[row] = _variants_of(p)
+            skus = [v[0] for v in variants]
             if problem is not None:
                 self.fail(row, p.sku, *problem)
             elif p.sku in keys or any(s in self.skus for s in skus) or len(set(skus)) != len(skus):
@@ -183,7 +178,7 @@ class _Batch:
                 before = Before(r["product_id"], r["slug"], r["status"], r["price_amount"])
                 self.adopt[p.sku] = r["product_id"]
             product_id = before.product_id if before else uuid7()
-            theirs = (v["sku"] for v in _variants_of(p) if v["sku"] in owners)
+            theirs = (v[0] for v in self.variants[row] if v[0] in owners)
             clash = next((s for s in theirs if owners[s]["product_id"] != product_id), None)
             if clash is not None:
                 self.fail(row, p.sku, "sku", f"SKU {clash} belongs to another of your products", "sku_taken")
@@ -220,24 +215,19 @@ class _Batch:
                 taken[free] = product_id
             records.append(self._record(p, product_id, slug))
             self.slugs_of[product_id] = slug
-            for v in _variants_of(p):
-                v["id"], v["vendor_sku"] = uuid7(), p.sku
-                variants.append(tuple(v[c] for c in _VARIANT_COLUMNS))
+            key = p.sku
+            variants.extend((uuid7(), key, *v) for v in self.variants[row])
             accepted.append((row, p, product_id, before))
         return records, variants, accepted
 
     def _record(self, p: BulkProduct, product_id: uuid.UUID, slug: str) -> tuple[Any, ...]:
-        values = {
-            "id": product_id, "vendor_sku": p.sku,
-            "category_id": self.categories.get(p.category) if p.category else None,
-            "name": p.name.strip(), "slug": slug, "description": p.description, "brand": p.brand,
-            "tags": sorted({t.strip().lower() for t in p.tags}), "attributes": p.attributes,
-            "options": msgspec.to_builtins(p.options), "images": msgspec.to_builtins(p.images),
-            "status": p.status, "price_amount": p.price_amount, "compare_at_amount": p.compare_at_amount,
-            "currency": p.currency, "weight_grams": p.weight_grams, "length_mm": p.length_mm,
-            "width_mm": p.width_mm, "height_mm": p.height_mm,
-        }  # fmt: skip
-        return tuple(values[c] for c in _PRODUCT_COLUMNS)
+        """The product's row, in the order of _PRODUCT_COLUMNS."""
+        return (
+            product_id, p.sku, self.categories.get(p.category) if p.category else None, p.name.strip(),
+            slug, p.description, p.brand, sorted({t.strip().lower() for t in p.tags}), p.attributes,
+            msgspec.to_builtins(p.options), msgspec.to_builtins(p.images), p.status, p.price_amount,
+            p.compare_at_amount, p.currency, p.weight_grams, p.length_mm, p.width_mm, p.height_mm,
+        )  # fmt: skip
 
     async def write(
         self, records: list[tuple[Any, ...]], variants: list[tuple[Any, ...]]
@@ -251,7 +241,10 @@ class _Batch:
         await conn.copy_records_to_table("bulk_products", records=records, columns=_PRODUCT_COLUMNS)
         await conn.copy_records_to_table("bulk_variants", records=variants, columns=_VARIANT_COLUMNS)
         await conn.execute(Q.insert_bulk_facet_values, vendor_id)
+        # (a failed upsert rolls the transaction back, and the setting with it)
+        await conn.execute(Q.derived_columns_given)
         written = {r["vendor_sku"]: r for r in await conn.fetch(Q.upsert_products, vendor_id)}
+        await conn.execute(Q.derived_columns_left_to_triggers)
         touched = {r["product_id"] for r in await conn.fetch(Q.upsert_variants, vendor_id)}
         return written, touched
 
@@ -277,7 +270,7 @@ class _Batch:
                 events.append((created, actual))
             elif hit is not None or actual in touched:
                 status = "updated"
-                fields = self.changed_fields.get(row, [])
+                fields = sorted(str(k) for k in self.sent.get(row, ()) if k != "sku")  # as the row names them
                 events.append(
                     (ProductUpdated(product_id=actual, vendor_id=vendor_id, changed=fields), actual)
                 )
