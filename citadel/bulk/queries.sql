@@ -52,13 +52,13 @@ CREATE TEMPORARY TABLE bulk_products (
     id uuid, vendor_sku text, category_id uuid, name text, slug text, description text, brand text,
     tags text[], attributes jsonb, options jsonb, images jsonb, status text, price_amount bigint,
     compare_at_amount bigint, currency text, weight_grams integer, length_mm integer,
-    width_mm integer, height_mm integer
+    width_mm integer, height_mm integer, known boolean
 ) ON COMMIT DROP;
 
 -- name: create_bulk_variants
 CREATE TEMPORARY TABLE bulk_variants (
     id uuid, vendor_sku text, sku text, name text, option_values jsonb, price_amount bigint,
-    price_adjustment bigint, barcode text, weight_grams integer, position integer
+    price_adjustment bigint, barcode text, weight_grams integer, position integer, known boolean
 ) ON COMMIT DROP;
 
 -- name: insert_bulk_facet_values
@@ -75,20 +75,70 @@ ORDER BY 1, 2, 3
 ON CONFLICT DO NOTHING;
 
 -- name: derived_columns_given
--- The next statement computes every product's search document and facet codes itself: the
--- update triggers skip its rows (migration 0009). Reset by derived_columns_left_to_triggers.
+-- The next statements compute every product's search document and facet codes themselves: the
+-- update triggers skip their rows (migration 0009). Reset by derived_columns_left_to_triggers.
 SELECT set_config('citadel.derived_columns', 'given', true);
 
 -- name: derived_columns_left_to_triggers
 SELECT set_config('citadel.derived_columns', '', true);
 
--- name: upsert_products
--- The batch's products, keyed by (vendor $1, vendor_sku): new ones inserted, changed ones updated,
--- identical ones left alone (not returned). The search document and the facet codes are computed
--- here for the whole batch (the row triggers skip rows that bring their own).
-WITH codes AS (
+-- Products the batch found by their key ("known": their id is the one found) are updated in
+-- place where they differ, and only those: an identical product is neither locked nor given a
+-- new version, and its search document and facet codes are not computed. New keys are
+-- inserted; one a concurrent call made a moment ago still meets ON CONFLICT. (Products and
+-- variants are never deleted, so a known key is still there.)
+
+-- name: update_known_products
+-- The batch's known products that differ, changed in place, their search documents and facet
+-- codes computed here where their sources changed (the row triggers skip them). Returns the
+-- products updated.
+UPDATE products AS p SET
+    category_id = b.category_id, name = b.name, slug = b.slug, description = b.description,
+    brand = b.brand, tags = b.tags, attributes = b.attributes, options = b.options, images = b.images,
+    status = b.status, price_amount = b.price_amount, compare_at_amount = b.compare_at_amount,
+    currency = b.currency, weight_grams = b.weight_grams, length_mm = b.length_mm,
+    width_mm = b.width_mm, height_mm = b.height_mm,
+    published_at = COALESCE(p.published_at, CASE WHEN b.status = 'active' THEN now() END),
+    updated_at = now(),
+    -- each derived column is computed again only when what it is made of changed
+    search_vector = CASE
+        WHEN (p.name, p.brand, p.tags, p.category_id, p.description)
+             IS NOT DISTINCT FROM (b.name, b.brand, b.tags, b.category_id, b.description)
+        THEN p.search_vector
+        ELSE product_search_document(b.name, b.brand, b.tags, c.name, b.description) END,
+    facet_codes = CASE
+        WHEN (p.category_id, p.attributes) IS NOT DISTINCT FROM (b.category_id, b.attributes)
+        THEN p.facet_codes
+        ELSE COALESCE((
+            SELECT string_agg(int4send(fv.id), ''::bytea ORDER BY f.ord, fv.id)
+            FROM (SELECT 1, 'category', b.category_id::text, '' WHERE b.category_id IS NOT NULL
+                  UNION ALL SELECT 2, 'vendor', $1::uuid::text, ''
+                  UNION ALL SELECT 3, 'attribute', a.key, a.value FROM jsonb_each_text(b.attributes) a)
+                 AS f (ord, kind, key, value)
+            CROSS JOIN LATERAL (SELECT id FROM facet_values
+                                WHERE kind = f.kind AND key = f.key AND value = f.value LIMIT 1) fv
+        ), ''::bytea) END
+FROM bulk_products b
+LEFT JOIN categories c ON c.id = b.category_id
+WHERE b.known AND p.id = b.id AND p.vendor_id = $1
+  AND (p.category_id, p.name, p.slug, p.description, p.brand, p.tags, p.attributes, p.options,
+       p.images, p.status, p.price_amount, p.compare_at_amount, p.currency, p.weight_grams,
+       p.length_mm, p.width_mm, p.height_mm)
+      IS DISTINCT FROM
+      (b.category_id, b.name, b.slug, b.description, b.brand, b.tags, b.attributes, b.options,
+       b.images, b.status, b.price_amount, b.compare_at_amount, b.currency, b.weight_grams,
+       b.length_mm, b.width_mm, b.height_mm)
+RETURNING p.id, p.vendor_sku, false AS created;
+
+-- name: insert_new_products
+-- The batch's new products, keyed by (vendor $1, vendor_sku), with their search documents and
+-- facet codes computed here for the whole batch. A key made meanwhile by a concurrent call is
+-- updated if it differs (not returned if identical).
+WITH fresh AS MATERIALIZED (
+    SELECT * FROM bulk_products WHERE NOT known
+), codes AS (
     SELECT b.id, string_agg(int4send(fv.id), ''::bytea ORDER BY f.ord, fv.id) AS facet_codes
-    FROM bulk_products b
+    FROM fresh b
     CROSS JOIN LATERAL (
         SELECT 1, 'category', b.category_id::text, '' WHERE b.category_id IS NOT NULL
         UNION ALL SELECT 2, 'vendor', $1::uuid::text, ''
@@ -107,7 +157,7 @@ SELECT b.id, $1, b.vendor_sku, b.category_id, b.name, b.slug, b.description, b.b
        CASE WHEN b.status = 'active' THEN now() END,
        product_search_document(b.name, b.brand, b.tags, c.name, b.description),
        COALESCE(codes.facet_codes, ''::bytea)
-FROM bulk_products b
+FROM fresh b
 LEFT JOIN codes ON codes.id = b.id
 LEFT JOIN categories c ON c.id = b.category_id
 ON CONFLICT (vendor_id, vendor_sku) DO UPDATE SET
@@ -130,15 +180,33 @@ WHERE (p.category_id, p.name, p.slug, p.description, p.brand, p.tags, p.attribut
        EXCLUDED.length_mm, EXCLUDED.width_mm, EXCLUDED.height_mm)
 RETURNING p.id, p.vendor_sku, (p.xmax = 0) AS created;
 
--- name: upsert_variants
--- The batch's variants by (vendor $1, sku), each under its row's product; a SKU of another
--- product is never moved (the service refuses those rows before). Returns the products touched.
+-- name: update_known_variants
+-- The batch's known variants (their id is the one found) that differ, changed in place.
+-- Returns the products touched.
+UPDATE product_variants AS v SET
+    barcode = b.barcode, name = b.name, option_values = b.option_values, price_amount = b.price_amount,
+    price_adjustment = b.price_adjustment, weight_grams = b.weight_grams, position = b.position,
+    status = 'active', updated_at = now()
+FROM bulk_variants b
+WHERE b.known AND v.id = b.id AND v.vendor_id = $1
+  AND (v.barcode, v.name, v.option_values, v.price_amount, v.price_adjustment, v.weight_grams,
+       v.position, v.status)
+      IS DISTINCT FROM
+      (b.barcode, b.name, b.option_values, b.price_amount, b.price_adjustment, b.weight_grams,
+       b.position, 'active')
+RETURNING v.product_id;
+
+-- name: insert_new_variants
+-- The batch's new variants by (vendor $1, sku), each under its row's product; a SKU of another
+-- product is never moved (the service refuses those rows before, and the WHERE below keeps a
+-- SKU a concurrent call gave another product). Returns the products touched.
 INSERT INTO product_variants AS v (id, product_id, vendor_id, sku, barcode, name, option_values,
                                    price_amount, price_adjustment, weight_grams, position)
 SELECT b.id, p.id, $1, b.sku, b.barcode, b.name, b.option_values, b.price_amount, b.price_adjustment,
        b.weight_grams, b.position
 FROM bulk_variants b
 CROSS JOIN LATERAL (SELECT id FROM products WHERE vendor_id = $1 AND vendor_sku = b.vendor_sku LIMIT 1) p
+WHERE NOT b.known
 ON CONFLICT (vendor_id, sku) DO UPDATE SET
     barcode = EXCLUDED.barcode, name = EXCLUDED.name, option_values = EXCLUDED.option_values,
     price_amount = EXCLUDED.price_amount, price_adjustment = EXCLUDED.price_adjustment,

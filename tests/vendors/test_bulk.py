@@ -338,6 +338,9 @@ async def test_the_update_triggers_skip_only_the_upsert_that_brings_its_own_valu
     made = by_row(await bulk(client, seller.headers, "products", [row]))[1]
     price_only = {**row, "priceAmount": 1750}  # the words and facets stay as they were
     assert by_row(await bulk(client, seller.headers, "products", [price_only]))[1]["status"] == "updated"
+    async with client.runtime.db.connection() as conn:
+        kept = await conn.fetchrow(_DERIVED, made["id"])
+    assert (kept["document_matches"], kept["codes_match"]) == (True, True)
     async with client.runtime.db.transaction() as conn:
         renamed = {**row, "name": "Renamed"}
         again = parse.json_rows(msgspec.json.encode([renamed]))
@@ -353,6 +356,39 @@ async def test_the_update_triggers_skip_only_the_upsert_that_brings_its_own_valu
         assert await conn.fetchval(
             "SELECT search_vector @@ to_tsquery('spokeshave') FROM products WHERE id = $1", made["id"]
         )
+
+
+async def test_identical_rows_are_neither_locked_nor_rewritten(client: AppClient) -> None:
+    """A row equal to what is stored leaves the product and its variants as they are: no new row
+    version, no row lock (a vendor's nightly feed re-sends mostly what it sent before)."""
+    seller = await create_seller(client)
+    sku = unique("SAME").upper()
+    sizes = [{"name": "size", "values": ["S", "M"]}]
+    variants = [
+        {"sku": f"{sku}-S", "optionValues": {"size": "S"}},
+        {"sku": f"{sku}-M", "optionValues": {"size": "M"}},
+    ]
+    row = _product(sku, tags=["Oak"], attributes={"finish": "oil"}, options=sizes, variants=variants)
+    made = by_row(await bulk(client, seller.headers, "products", [row]))[1]
+    versions = (  # (the product's row version and lock, each variant's, by SKU)
+        "SELECT p.xmin::text || '/' || p.xmax::text, ARRAY(SELECT v.xmin::text || '/' || v.xmax::text"
+        " FROM product_variants v WHERE v.product_id = p.id ORDER BY v.sku) FROM products p WHERE p.id = $1"
+    )
+    async with client.runtime.db.connection() as conn:
+        before = tuple(await conn.fetchrow(versions, made["id"]))
+    assert by_row(await bulk(client, seller.headers, "products", [row]))[1]["status"] == "unchanged"
+    async with client.runtime.db.connection() as conn:
+        assert tuple(await conn.fetchrow(versions, made["id"])) == before
+    # one variant's price changes: that variant is updated in place, under its own id
+    ids = {v["sku"]: v["id"] for v in (await client.get(f"/api/v1/products/{made['id']}")).json()["variants"]}
+    changed = {**row, "variants": [variants[0], {**variants[1], "priceAmount": 2100}]}
+    assert by_row(await bulk(client, seller.headers, "products", [changed]))[1]["status"] == "updated"
+    page = (await client.get(f"/api/v1/products/{made['id']}")).json()
+    assert {v["sku"]: v["id"] for v in page["variants"]} == ids
+    assert {v["sku"]: v["priceAmount"] for v in page["variants"]} == {f"{sku}-S": 1500, f"{sku}-M": 2100}
+    async with client.runtime.db.connection() as conn:
+        after = await conn.fetchrow(versions, made["id"])
+    assert after[0] == before[0] and after[1][0] != before[1][0] and after[1][1] == before[1][1]
 
 
 async def test_batches_of_a_vendor_unknown_to_the_statistics_probe_the_unique_keys(

@@ -3,8 +3,9 @@
 Each row is checked on its own first (its fields; a SKU used twice in the batch; an unknown
 category; a SKU that belongs to another of the vendor's products; a slug another product has);
 rows that fail are answered with their errors and the rest go on. The valid rows are then
-written set-wise: COPY into temporary tables, one upsert of the products (identical ones left
-untouched, so they answer ``unchanged``), one upsert of their variants. Every created or changed
+written set-wise: COPY into temporary tables; the products found by their key are updated in
+place where they differ (identical ones are not touched, not even locked, so they answer
+``unchanged``) and new ones inserted in one statement; their variants the same way. Every created or changed
 product has its events written to the outbox in one statement and its cached page dropped after
 commit; PostgreSQL search follows by its triggers, Elasticsearch by the catalog events.
 """
@@ -37,13 +38,14 @@ Q = load_queries(__file__)
 _PRODUCT_COLUMNS = (
     "id", "vendor_sku", "category_id", "name", "slug", "description", "brand", "tags", "attributes",
     "options", "images", "status", "price_amount", "compare_at_amount", "currency", "weight_grams",
-    "length_mm", "width_mm", "height_mm",
+    "length_mm", "width_mm", "height_mm", "known",
 )  # fmt: skip
 _VARIANT_COLUMNS = (
     "id", "vendor_sku", "sku", "name", "option_values", "price_amount", "price_adjustment", "barcode",
-    "weight_grams", "position",
+    "weight_grams", "position", "known",
 )  # fmt: skip
-# A variant as its row asks for it: _VARIANT_COLUMNS from "sku" on (id and key come at the write).
+# A variant as its row asks for it: _VARIANT_COLUMNS from "sku" to "position" (the id, key and
+# whether it exists come at the write).
 VariantRow = tuple[str, str, dict[str, str], int | None, int, str | None, int | None, int]
 
 
@@ -131,6 +133,7 @@ class _Batch:
         self.categories: dict[str, uuid.UUID] = {}
         self.adopt: dict[str, uuid.UUID] = {}
         self.slugs_of: dict[uuid.UUID, str] = {}
+        self.owners: dict[str, Any] = {}  # the vendor's variants of the batch's SKUs, as found
 
     def fail(self, row: int, key: str, field: str, message: str, code: str) -> None:
         self.results.append(row_error(row, key, field, message, code))
@@ -164,6 +167,7 @@ class _Batch:
             for r in await conn.fetch(Q.products_by_key, vendor_id, [p.sku for _, p in rows])
         }
         owners = {r["sku"]: r for r in await conn.fetch(Q.variants_by_sku, vendor_id, sorted(self.skus))}
+        self.owners = owners
         checked: list[Checked] = []
         for row, p in rows:
             if p.category and p.category not in self.categories:
@@ -213,26 +217,29 @@ class _Batch:
                     continue
                 slug = free
                 taken[free] = product_id
-            records.append(self._record(p, product_id, slug))
+            records.append(self._record(p, product_id, slug, before is not None))
             self.slugs_of[product_id] = slug
-            key = p.sku
-            variants.extend((uuid7(), key, *v) for v in self.variants[row])
+            key, owners = p.sku, self.owners
+            for v in self.variants[row]:
+                found = owners.get(v[0])  # a variant found keeps its id and is updated in place
+                variants.append((found["id"] if found else uuid7(), key, *v, found is not None))
             accepted.append((row, p, product_id, before))
         return records, variants, accepted
 
-    def _record(self, p: BulkProduct, product_id: uuid.UUID, slug: str) -> tuple[Any, ...]:
+    def _record(self, p: BulkProduct, product_id: uuid.UUID, slug: str, known: bool) -> tuple[Any, ...]:
         """The product's row, in the order of _PRODUCT_COLUMNS."""
         return (
             product_id, p.sku, self.categories.get(p.category) if p.category else None, p.name.strip(),
             slug, p.description, p.brand, sorted({t.strip().lower() for t in p.tags}), p.attributes,
             msgspec.to_builtins(p.options), msgspec.to_builtins(p.images), p.status, p.price_amount,
-            p.compare_at_amount, p.currency, p.weight_grams, p.length_mm, p.width_mm, p.height_mm,
+            p.compare_at_amount, p.currency, p.weight_grams, p.length_mm, p.width_mm, p.height_mm, known,
         )  # fmt: skip
 
     async def write(
         self, records: list[tuple[Any, ...]], variants: list[tuple[Any, ...]]
     ) -> tuple[dict[str, Any], set[uuid.UUID]]:
-        """COPY into temporary tables, then one upsert of products and one of their variants."""
+        """COPY into temporary tables; then the products found are updated where they differ and
+        the new ones inserted, and the same for their variants."""
         conn, vendor_id = self.conn, self.vendor_id
         if self.adopt:
             await conn.execute(Q.adopt_products, vendor_id, list(self.adopt.values()), list(self.adopt))
@@ -243,9 +250,11 @@ class _Batch:
         await conn.execute(Q.insert_bulk_facet_values, vendor_id)
         # (a failed upsert rolls the transaction back, and the setting with it)
         await conn.execute(Q.derived_columns_given)
-        written = {r["vendor_sku"]: r for r in await conn.fetch(Q.upsert_products, vendor_id)}
+        written = {r["vendor_sku"]: r for r in await conn.fetch(Q.update_known_products, vendor_id)}
+        written.update((r["vendor_sku"], r) for r in await conn.fetch(Q.insert_new_products, vendor_id))
         await conn.execute(Q.derived_columns_left_to_triggers)
-        touched = {r["product_id"] for r in await conn.fetch(Q.upsert_variants, vendor_id)}
+        touched = {r["product_id"] for r in await conn.fetch(Q.update_known_variants, vendor_id)}
+        touched.update(r["product_id"] for r in await conn.fetch(Q.insert_new_variants, vendor_id))
         return written, touched
 
     async def answer(
