@@ -114,6 +114,13 @@ async def _catalogue(conn: asyncpg.Connection) -> Catalogue:
                 code,
                 priority,
             )
+    # the zone, its method and the tax rule outlive the products (a reseeded catalog drops the
+    # vendor and its products, not the pricing rules): made once, or a second tax rule would
+    # tax every line twice and a second zone tie with the first
+    if (
+        await conn.fetchval("SELECT id FROM shipping_zones WHERE name = 'Bench' AND regions = $1", [REGION])
+        is None
+    ):
         zone = uuid7()
         await conn.execute(
             "INSERT INTO shipping_zones (id, name, countries, regions) VALUES ($1, 'Bench', '{US}', $2)",
@@ -127,6 +134,12 @@ async def _catalogue(conn: asyncpg.Connection) -> Catalogue:
             zone,
             SHIPPING,
         )
+    if (
+        await conn.fetchval(
+            "SELECT id FROM tax_rules WHERE name = 'Bench tax' AND postal_prefix = $1", POSTAL
+        )
+        is None
+    ):
         await conn.execute(
             "INSERT INTO tax_rules (id, name, country, postal_prefix, rate_ppm)"
             " VALUES ($1, 'Bench tax', 'US', $2, $3)",
