@@ -29,6 +29,10 @@ class NatsLink:
         self._task: asyncio.Task[None] | None = None
         self._listeners: list[StateListener] = []
         self._connected = asyncio.Event()
+        # JetStream contexts, made once per client: each one that publishes asynchronously holds
+        # a reply subscription of its own for its acks, which lives as long as the client
+        self._contexts: dict[int, JetStreamContext] = {}
+        self._contexts_of: Client | None = None
 
     def on_state_change(self, listener: StateListener) -> None:
         self._listeners.append(listener)
@@ -43,8 +47,18 @@ class NatsLink:
             raise ConnectionError("NATS is not connected")
         return self._client
 
-    def jetstream(self) -> JetStreamContext:
-        return self.client.jetstream()
+    def jetstream(self, *, publish_pending: int = 4000) -> JetStreamContext:
+        """The client's JetStream context (one per ``publish_pending``: the number of
+        asynchronous publishes it lets wait for their acks)."""
+        client = self.client
+        if self._contexts_of is not client:
+            self._contexts, self._contexts_of = {}, client
+        context = self._contexts.get(publish_pending)
+        if context is None:
+            context = self._contexts[publish_pending] = client.jetstream(
+                publish_async_max_pending=publish_pending
+            )
+        return context
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._connect_forever(), name=f"nats-connect-{self.name}")

@@ -16,8 +16,10 @@ it is found by the full read the relay makes at least once per poll interval; ev
 aggregate are never reordered by this, since each takes its number under that aggregate's
 sequence row lock, after the one before it committed.
 
-Each batch is published with ``publish_async`` and the event id as ``Nats-Msg-Id``; rows are
-marked sent only once the stream acknowledged them, up to the first failure. With NATS down,
+Each batch is published with ``publish_async`` and the event id as ``Nats-Msg-Id``, through one
+JetStream context for the life of the connection (its acks come on one reply subscription),
+all of it written before the relay waits for the acks; rows are marked sent only once the
+stream acknowledged them, up to the first failure. With NATS down,
 rows simply wait and the relay retries with backoff; a row published twice across a crash is
 dropped by the stream's duplicate window, and consumers dedupe by event id in any case.
 """
@@ -145,7 +147,12 @@ class OutboxRelay:
                 raise PublishFailed(error)
 
     async def _publish(self, rows: list[asyncpg.Record]) -> tuple[list[int], str | None]:
-        js = self.link.jetstream()
+        # Room for two batches of acks: every future of the last batch is done or cancelled
+        # before the next one starts, so a publish never waits for room. It is therefore sent
+        # without a stall timeout, which would wrap each publish in a task of its own and yield
+        # to the loop, so that each message went out in a write of its own; without it the whole
+        # batch goes out in a few writes.
+        js = self.link.jetstream(publish_pending=2 * self.settings.outbox_batch_size)
         futures: list[asyncio.Future[Any]] = []
         try:
             for row in rows:
@@ -164,7 +171,6 @@ class OutboxRelay:
                         subject_of(self.settings, row["event_type"]),
                         payload,
                         headers={"Nats-Msg-Id": str(row["id"])},
-                        wait_stall=ACK_TIMEOUT_S,
                     )
                 )
         except Exception as exc:  # noqa: BLE001 - a failed send is retried from this row on

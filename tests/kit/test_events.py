@@ -120,6 +120,35 @@ async def test_relay_publishes_envelopes_with_their_id_as_message_id(
         assert await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
 
 
+async def test_the_relay_publishes_batch_after_batch_on_one_jetstream_context(
+    servers: Servers, fresh_database_url: str, db: Database
+) -> None:
+    """Each context that publishes asynchronously subscribes to its own reply subject; a relay
+    that made one per batch left a subscription behind per batch, for as long as it ran."""
+    settings = isolated_settings(servers, fresh_database_url, outbox_batch_size=10)
+    ids = await _emit(db, 35)
+    link = NatsLink(servers.nats_url, name="relay-batches")
+    await link.start()
+    try:
+        assert await link.wait_connected(5)
+        await ensure_streams(link.jetstream(), settings)
+        relay = OutboxRelay(settings, db, link)
+        async with db.dedicated() as conn:
+            await relay.drain(conn)  # the first batches make the relay's context and its reply subject
+            subscriptions = len(link.client._subs)  # (the client keeps no public count)
+            more = await _emit(db, 35)
+            assert await relay.drain(conn) >= 35
+        assert len(link.client._subs) == subscriptions
+        assert link.jetstream() is link.jetstream()
+        async with db.connection() as conn:
+            unsent = await conn.fetchval(
+                "SELECT count(*) FROM outbox WHERE id = ANY($1) AND published_at IS NULL", ids + more
+            )
+        assert unsent == 0
+    finally:
+        await link.close()
+
+
 async def test_a_commit_with_events_wakes_the_relay_long_before_its_poll(
     servers: Servers, fresh_database_url: str, db: Database
 ) -> None:
