@@ -19,9 +19,9 @@ sequence row lock, after the one before it committed.
 Each batch is published with ``publish_async`` and the event id as ``Nats-Msg-Id``, through one
 JetStream context for the life of the connection (its acks come on one reply subscription),
 all of it written before the relay waits for the acks; rows are marked sent only once the
-stream acknowledged them, up to the first failure. With NATS down,
-rows simply wait and the relay retries with backoff; a row published twice across a crash is
-dropped by the stream's duplicate window, and consumers dedupe by event id in any case.
+stream acknowledged them, up to the first failure. With NATS down, rows simply wait and the
+relay retries with backoff; a row published twice across a crash is dropped by the stream's
+duplicate window, and consumers dedupe by event id in any case.
 """
 
 import asyncio

@@ -5,9 +5,10 @@ category; a SKU that belongs to another of the vendor's products; a slug another
 rows that fail are answered with their errors and the rest go on. The valid rows are then
 written set-wise: COPY into temporary tables; the products found by their key are updated in
 place where they differ (identical ones are not touched, not even locked, so they answer
-``unchanged``) and new ones inserted in one statement; their variants the same way. Every created or changed
-product has its events written to the outbox in one statement and its cached page dropped after
-commit; PostgreSQL search follows by its triggers, Elasticsearch by the catalog events.
+``unchanged``) and the new ones inserted, one statement each; their variants the same way.
+Every created or changed product has its events written to the outbox in one statement and its
+cached page dropped after commit; PostgreSQL search follows by its triggers, Elasticsearch by
+the catalog events.
 """
 
 import uuid
@@ -248,7 +249,7 @@ class _Batch:
         await conn.copy_records_to_table("bulk_products", records=records, columns=_PRODUCT_COLUMNS)
         await conn.copy_records_to_table("bulk_variants", records=variants, columns=_VARIANT_COLUMNS)
         await conn.execute(Q.insert_bulk_facet_values, vendor_id)
-        # (a failed upsert rolls the transaction back, and the setting with it)
+        # (a statement that fails rolls the transaction back, and the setting with it)
         await conn.execute(Q.derived_columns_given)
         written = {r["vendor_sku"]: r for r in await conn.fetch(Q.update_known_products, vendor_id)}
         written.update((r["vendor_sku"], r) for r in await conn.fetch(Q.insert_new_products, vendor_id))
