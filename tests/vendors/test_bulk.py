@@ -248,6 +248,45 @@ async def test_concurrent_bulk_calls_of_two_vendors(client: AppClient) -> None:
             )
 
 
+async def test_overlapping_bulk_calls_of_one_vendor_write_each_sku_once(client: AppClient) -> None:
+    """Calls of one vendor at once, over the same SKUs: rows found are updated in place, new keys
+    inserted (a key another call made a moment ago meets ON CONFLICT, or the retry). Every row is
+    answered, nothing fails, and each SKU ends as one product holding one call's values."""
+    seller = await create_seller(client)
+    known = [unique("OVK").upper() for _ in range(15)]
+    fresh = [unique("OVN").upper() for _ in range(15)]
+    sizes = [{"name": "size", "values": ["S", "L"]}]
+
+    def row(sku: str, price: int) -> dict[str, Any]:
+        variants = [
+            {"sku": f"{sku}-S", "optionValues": {"size": "S"}},
+            {"sku": f"{sku}-L", "optionValues": {"size": "L"}},
+        ]
+        return _product(sku, priceAmount=price, options=sizes, variants=variants)
+
+    made = await bulk(client, seller.headers, "products", [row(s, 1000) for s in known])
+    assert made.json()["summary"]["created"] == 15
+    prices = [1100 + 100 * n for n in range(6)]
+    answers = await asyncio.gather(
+        *(
+            bulk(client, seller.headers, "products", [row(s, price) for s in known + fresh])
+            for price in prices
+        )
+    )
+    for answer in answers:
+        assert answer.status_code == 200, answer.text
+        summary = answer.json()["summary"]
+        assert summary["errors"] == 0 and summary["rows"] == 30
+    async with client.runtime.db.connection() as conn:
+        found = await conn.fetch(
+            "SELECT p.vendor_sku, p.price_amount, count(v.id) AS variants FROM products p"
+            " JOIN product_variants v ON v.product_id = p.id WHERE p.vendor_id = $1 GROUP BY p.id",
+            seller.vendor_id,
+        )
+    assert sorted(r["vendor_sku"] for r in found) == sorted(known + fresh)  # one product per SKU
+    assert all(r["variants"] == 2 and r["price_amount"] in prices for r in found)
+
+
 async def test_prices_follow_to_the_product_page(client: AppClient) -> None:
     seller = await create_seller(client)
     simple, multi = unique("PR").upper(), unique("PM").upper()
