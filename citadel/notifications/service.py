@@ -13,7 +13,8 @@ from citadel.kit.db import Connection, from_rows, load_queries
 from citadel.kit.ids import uuid7
 from citadel.kit.money import format_amount
 from citadel.notifications.models import NotificationRow
-from citadel.orders.models import Order, OrderStatusChanged
+from citadel.orders.models import OrderLineRow, OrderRow, OrderStatusChanged
+from citadel.payments.models import PaymentRow
 
 Q = load_queries(__file__)
 
@@ -74,37 +75,43 @@ async def send_email_verification(
     )
 
 
-def _order_link(base: str, order: Order) -> str:
-    return f"{base.rstrip('/')}/orders/{order.number}"
+def _order_link(base: str, number: str) -> str:
+    return f"{base.rstrip('/')}/orders/{number}"
 
 
 async def send_order_confirmation(
-    conn: Connection, order: Order, user_id: uuid.UUID | None, *, event_id: uuid.UUID, storefront_url: str
+    conn: Connection,
+    order: OrderRow,
+    lines: list[OrderLineRow],
+    payment: PaymentRow | None,
+    *,
+    event_id: uuid.UUID,
+    storefront_url: str,
 ) -> None:
-    totals = order.totals
+    currency = order.currency
     items = "\n".join(
-        f"  {line.quantity} × {line.name} ({line.sku}): {format_amount(line.total_amount, totals.currency)}"
-        for line in order.lines
+        f"  {line.quantity} × {line.name} ({line.sku}): {format_amount(line.total_amount, currency)}"
+        for line in lines
     )
     pay = ""
-    if order.payment is not None and order.payment.next_action == "bank_transfer":
+    if payment is not None and payment.provider == "manual" and payment.status == "pending":
         pay = (
-            f"\nPlease transfer {format_amount(totals.total_amount, totals.currency)} quoting {order.number}"
-            + (f" by {order.pay_by:%Y-%m-%d %H:%M} UTC" if order.pay_by else "")
+            f"\nPlease transfer {format_amount(order.total_amount, currency)} quoting {order.number}"
+            + (f" by {order.holds_expire_at:%Y-%m-%d %H:%M} UTC" if order.holds_expire_at else "")
             + "; the order ships once it arrives.\n"
         )
     await _store(
         conn,
-        user_id=user_id,
+        user_id=order.user_id,
         template="order_confirmation",
         recipient=order.email,
         subject=f"Your order {order.number}",
         body=(
             f"Thank you for your order {order.number}.\n\n{items}\n\n"
-            f"Shipping: {format_amount(totals.shipping_amount, totals.currency)}\n"
-            f"Tax: {format_amount(totals.tax_amount, totals.currency)}\n"
-            f"Total: {format_amount(totals.total_amount, totals.currency)}\n{pay}\n"
-            f"Follow it here: {_order_link(storefront_url, order)}\n"
+            f"Shipping: {format_amount(order.shipping_amount, currency)}\n"
+            f"Tax: {format_amount(order.tax_amount, currency)}\n"
+            f"Total: {format_amount(order.total_amount, currency)}\n{pay}\n"
+            f"Follow it here: {_order_link(storefront_url, order.number)}\n"
         ),
         source=event_id,
     )

@@ -273,6 +273,19 @@ async def test_a_manual_payment_waits_for_an_admin(client: AppClient, worker: Wo
     assert order["payment"]["nextAction"] == "bank_transfer"
     held = datetime.fromisoformat(order["payBy"]) - datetime.fromisoformat(order["placedAt"])
     assert held.total_seconds() == client.runtime.settings.payment_hold_manual_s
+
+    async def confirmation() -> Any:  # a guest's: found by the order's number
+        async with client.runtime.db.connection() as conn:
+            return await conn.fetchval(
+                "SELECT body FROM notifications WHERE template = 'order_confirmation' AND subject = $1",
+                f"Your order {order['number']}",
+            )
+
+    body = await eventually(confirmation)
+    pay_by = datetime.fromisoformat(order["payBy"])
+    total = f"{order['totals']['totalAmount'] / 100:.2f} USD"
+    assert f"Please transfer {total} quoting {order['number']} by {pay_by:%Y-%m-%d %H:%M} UTC" in body
+    assert "  2 × " in body and f"Total: {total}" in body
     capture = f"/api/v1/payments/{order['payment']['id']}/capture"
     assert (await client.post(capture, headers=shopper.headers)).status_code == 401
     captured = await client.post(capture, headers=shop.admin.headers)
