@@ -147,6 +147,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # events
     outbox_batch_size: int = 500
     outbox_poll_interval_ms: int = 1000
+    outbox_linger_ms: int = 10  # a woken relay waits this long, so the commits meanwhile share a batch
     outbox_retention_days: int = 7
     consumer_max_attempts: int = 6
     consumer_backoff_s: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0, 600.0)
@@ -247,6 +248,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             problems.append("CITADEL_CONSUMER_BACKOFF_S needs at least one delay")
         if self.consumer_concurrency < 1:
             problems.append("CITADEL_CONSUMER_CONCURRENCY must be at least 1")
+        if not 0 <= self.outbox_linger_ms < self.outbox_poll_interval_ms:
+            problems.append("CITADEL_OUTBOX_LINGER_MS is 0 or more, and less than the poll interval")
         if problems:
             raise SettingsError("; ".join(problems))
 

@@ -1,21 +1,34 @@
 """JetStream consumers: durable pull consumers with idempotent handlers and bounded retries.
 
-A ``Consumer`` names a durable consumer on one domain's stream (one filter subject, as NATS 2.9
-allows) and maps event types to handlers. For each message the runner opens a transaction,
-records ``(consumer, event id)`` in ``processed_events`` and runs the handler in the same
-transaction, then acks. A redelivered event finds its row and is acked without running again,
-so a handler's effects happen exactly once however often the message arrives. A failing handler
-is retried with the configured backoff (``nak`` with a delay); after the last attempt, or at once
-for a message that cannot be decoded, it is parked in ``parked_events`` and terminated.
+A ``Consumer`` names a durable consumer on one domain's stream and maps event types to handlers.
+Its filter subject (one, as NATS 2.9 allows) is the one event type it handles, when it handles
+one, else the whole domain: a consumer is not sent what it would only acknowledge (under
+checkout load, four of every ten deliveries were of types no handler of theirs wanted). A
+durable made with another filter is replaced by one that starts after the old one's
+acknowledgement floor, so changing a filter neither skips nor replays what was handled.
 
-The messages of one fetch are handled in lanes, one per aggregate: a lane's messages one after
-another in stream order, up to ``CITADEL_CONSUMER_CONCURRENCY`` lanes at once. Events of one
-order (or payment, or product) keep their order; events of different ones never had an order
-a handler could rely on. Handled one at a time, a consumer spends most of its time waiting for
-its own round trips. Measured on 2 cores under checkout load, the worker caught up with a 10 s
-burst in 12.8 s one message at a time, 8.7-9.7 s with 2 lanes and 6.7-8.7 s with 4; the relay
-shares the worker's event loop, so with lanes the oldest unpublished event at the end of a burst
-was older (up to 10 s, against under 3 s), though everything was done sooner.
+For each message the runner opens a transaction, records ``(consumer, event id)`` in
+``processed_events`` and runs the handler in the same transaction, then acks. A redelivered event
+finds its row and is acked without running again, so a handler's effects happen exactly once however
+often the message arrives. A failing handler is retried with the configured backoff (``nak`` with a
+delay); after the last attempt, or at once for a message that cannot be decoded, it is parked in
+``parked_events`` and terminated.
+
+A consumer whose handlers only write rows of their own and read what no one keeps locked for
+long (notifications, live pushes) is marked ``together``: the messages of one fetch are handled
+in one transaction, in stream order, their ``processed_events`` rows written by one statement,
+so a burst costs one commit per fetch instead of one per message. When that transaction fails,
+each message of the fetch is handled again in a transaction of its own, so a bad message is
+retried and parked alone and the others are not held back by it.
+
+Otherwise the messages of one fetch are handled in lanes, one per aggregate: a lane's messages one
+after another in stream order, up to ``CITADEL_CONSUMER_CONCURRENCY`` lanes at once. Events of one
+order (or payment, or product) keep their order; events of different ones never had an order a
+handler could rely on. Handled one at a time, a consumer spends most of its time waiting for its own
+round trips. Measured on 2 cores under checkout load, the worker caught up with a 10 s burst in 12.8
+s one message at a time, 8.7-9.7 s with 2 lanes and 6.7-8.7 s with 4; the relay shares the worker's
+event loop, so with lanes the oldest unpublished event at the end of a burst was older (up to 10 s,
+against under 3 s), though everything was done sooner.
 """
 
 import asyncio
@@ -30,7 +43,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from citadel.kit.db import Connection, Database, load_queries
-from citadel.kit.events import Envelope, decode_data, ensure_streams, envelope_decoder
+from citadel.kit.events import Envelope, decode_data, ensure_streams, envelope_decoder, subject_of
 from citadel.kit.messaging import NatsLink
 from citadel.kit.structs import Event
 from citadel.settings import Settings
@@ -55,6 +68,15 @@ class Consumer(msgspec.Struct, frozen=True):
     handlers: Mapping[str, Handler] = msgspec.field(default_factory=dict)  # other types: acked, skipped
     batch_handler: BatchHandler | None = None
     batch_types: frozenset[str] = frozenset()
+    # a fetch's messages in one transaction (see the module's docstring): only for handlers that
+    # take no lock a request or another consumer waits for
+    together: bool = False
+
+    def filter_subject(self, settings: Settings) -> str:
+        types = self.batch_types if self.batch_handler is not None else frozenset(self.handlers)
+        if len(types) == 1:
+            return subject_of(settings, next(iter(types)))
+        return settings.subject(f"citadel.{self.domain}.>")
 
 
 class ConsumerRunner:
@@ -75,15 +97,32 @@ class ConsumerRunner:
             await js.stream_info(stream)
         except NotFoundError:
             await ensure_streams(js, self.settings)
+        durable = self.durable(consumer)
+        wanted = consumer.filter_subject(self.settings)
         config = ConsumerConfig(
-            durable_name=self.durable(consumer),
-            filter_subject=self.settings.subject(f"citadel.{consumer.domain}.>"),
+            durable_name=durable,
+            filter_subject=wanted,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
             ack_wait=self.settings.consumer_ack_wait_s,
             max_deliver=-1,  # attempts are counted and bounded here, so nothing is dropped unparked
             max_ack_pending=1000,
         )
+        try:
+            found = await js.consumer_info(stream, durable)
+        except NotFoundError:
+            await js.add_consumer(stream, config)
+            return
+        if found.config.filter_subject == wanted:
+            return
+        # made with another filter (NATS 2.9 cannot change it): a new durable, starting after
+        # everything the old one had acknowledged; what it delivers again is found processed
+        floor = found.ack_floor.stream_seq if found.ack_floor else 0
+        logger.info("consumer %s: filter %s replaces %s", consumer.name, wanted, found.config.filter_subject)
+        with contextlib.suppress(NotFoundError):  # another worker got there first
+            await js.delete_consumer(stream, durable)
+        config.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
+        config.opt_start_seq = floor + 1
         await js.add_consumer(stream, config)
 
     async def run(self, consumer: Consumer, stop: asyncio.Event) -> None:
@@ -121,8 +160,10 @@ class ConsumerRunner:
                 return
             if consumer.batch_handler is not None:
                 await self.process_batch(consumer, messages)
-                continue
-            await self.process_lanes(consumer, messages)
+            elif consumer.together:
+                await self.process_together(consumer, messages)
+            else:
+                await self.process_lanes(consumer, messages)
 
     async def process_lanes(self, consumer: Consumer, messages: list[Any]) -> None:
         """One fetch: each aggregate's messages in order, several aggregates side by side."""
@@ -144,18 +185,29 @@ class ConsumerRunner:
             for lane in lanes.values():
                 group.create_task(run(lane))
 
-    async def process(self, consumer: Consumer, message: Any) -> None:
-        attempts = message.metadata.num_delivered
+    async def _decode(self, consumer: Consumer, message: Any) -> tuple[Envelope, Handler, Event] | None:
+        """A message's envelope, handler and event; None once it is parked (it does not decode)
+        or acked (no handler wants its type)."""
         try:
             envelope = envelope_decoder.decode(message.data)
             handler = consumer.handlers.get(envelope.type)
-            data: Event | None = decode_data(envelope) if handler is not None else None
+            data = decode_data(envelope) if handler is not None else None
         except (msgspec.DecodeError, KeyError) as exc:
-            await self._park(consumer, message, None, f"undecodable: {exc}", attempts)
-            return
-        if handler is None:
+            await self._park(consumer, message, None, f"undecodable: {exc}", message.metadata.num_delivered)
+            return None
+        if handler is None or data is None:
             await message.ack()
-            return
+            return None
+        return envelope, handler, data
+
+    async def process(self, consumer: Consumer, message: Any) -> None:
+        decoded = await self._decode(consumer, message)
+        if decoded is not None:
+            await self._handle(consumer, message, *decoded)
+
+    async def _handle(
+        self, consumer: Consumer, message: Any, envelope: Envelope, handler: Handler, data: Event
+    ) -> None:
         try:
             async with self.db.transaction() as conn:
                 if await conn.fetchval(Q.mark_event_processed, self.durable(consumer), envelope.id):
@@ -165,6 +217,40 @@ class ConsumerRunner:
             return
         self.processed += 1
         await message.ack()
+
+    async def process_together(self, consumer: Consumer, messages: list[Any]) -> None:
+        """One fetch in one transaction; if it fails, each message again on its own."""
+        work = []
+        for message in messages:
+            decoded = await self._decode(consumer, message)
+            if decoded is not None:
+                work.append((message, *decoded))
+        if len(work) <= 1:
+            for message, envelope, handler, data in work:
+                await self._handle(consumer, message, envelope, handler, data)
+            return
+        try:
+            async with self.db.transaction() as conn:
+                fresh = await self._fresh(conn, consumer, [envelope for _, envelope, _, _ in work])
+                for _, envelope, handler, data in work:
+                    if envelope.id in fresh:
+                        fresh.discard(envelope.id)  # an event fetched twice runs once
+                        await handler(conn, data, envelope)
+        except Exception as exc:  # noqa: BLE001 - found out message by message below
+            logger.warning(
+                "consumer %s handles a fetch of %d one at a time: %r", consumer.name, len(work), exc
+            )
+            for message, envelope, handler, data in work:
+                await self._handle(consumer, message, envelope, handler, data)
+            return
+        self.processed += len(work)
+        for message, _, _, _ in work:
+            await message.ack()
+
+    async def _fresh(self, conn: Connection, consumer: Consumer, envelopes: list[Envelope]) -> set[Any]:
+        """The ids of these events this consumer has not processed, marked processed now."""
+        rows = await conn.fetch(Q.mark_events_processed, self.durable(consumer), [e.id for e in envelopes])
+        return {row["event_id"] for row in rows}
 
     async def process_batch(self, consumer: Consumer, messages: list[Any]) -> None:
         assert consumer.batch_handler is not None
@@ -184,11 +270,12 @@ class ConsumerRunner:
             return
         try:
             async with self.db.transaction() as conn:
-                fresh = [
-                    (data, envelope)
-                    for _, envelope, data in batch
-                    if await conn.fetchval(Q.mark_event_processed, self.durable(consumer), envelope.id)
-                ]
+                unseen = await self._fresh(conn, consumer, [envelope for _, envelope, _ in batch])
+                fresh = []
+                for _, envelope, data in batch:
+                    if envelope.id in unseen:
+                        unseen.discard(envelope.id)
+                        fresh.append((data, envelope))
                 if fresh:
                     await consumer.batch_handler(conn, fresh)
         except Exception as exc:  # noqa: BLE001 - the whole batch is retried, then parked

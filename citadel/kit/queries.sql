@@ -61,6 +61,13 @@ INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2)
 ON CONFLICT DO NOTHING
 RETURNING true;
 
+-- name: mark_events_processed
+-- Of these events ($2), those this consumer has not seen before (their effects then commit with
+-- these rows), in one statement.
+INSERT INTO processed_events (consumer, event_id) SELECT $1, e FROM unnest($2::uuid[]) AS e
+ON CONFLICT DO NOTHING
+RETURNING event_id;
+
 -- name: park_event
 INSERT INTO parked_events (consumer, event_id, subject, payload, error, attempts)
 VALUES ($1, $2, $3, $4, $5, $6);

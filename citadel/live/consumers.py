@@ -24,7 +24,12 @@ def consumers() -> list[Consumer]:
         await service.push_stock(conn, products)
 
     return [
-        Consumer(name="live-orders", domain="orders", handlers={"orders.status_changed": order_status}),
+        Consumer(
+            name="live-orders",
+            domain="orders",
+            handlers={"orders.status_changed": order_status},
+            together=True,  # nothing is written: the pushes go out after the commit
+        ),
         Consumer(
             name="live-stock",
             domain="inventory",

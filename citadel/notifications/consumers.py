@@ -1,6 +1,7 @@
 """Events that become messages: reset and verification links, order confirmations and status
 changes, and low-stock warnings to vendors. Each is stored once per event (a redelivery adds
-nothing)."""
+nothing). The handlers only read and add notifications, so each consumer handles a fetch in one
+transaction (``together``)."""
 
 from citadel.auth.models import EmailVerificationRequested, PasswordResetRequested
 from citadel.catalog import service as catalog
@@ -11,6 +12,7 @@ from citadel.kit.events import Envelope
 from citadel.notifications import service
 from citadel.orders import service as orders
 from citadel.orders.models import OrderPlaced, OrderStatusChanged
+from citadel.payments import service as payments
 from citadel.settings import Settings
 from citadel.users import service as users
 from citadel.vendors import service as vendors
@@ -30,9 +32,14 @@ def consumers(settings: Settings) -> list[Consumer]:
         )
 
     async def order_placed(conn: Connection, event: OrderPlaced, envelope: Envelope) -> None:
-        order = await orders.view(conn, await orders.order_row(conn, event.order_id))
+        order = await orders.order_row(conn, event.order_id)
         await service.send_order_confirmation(
-            conn, order, event.user_id, event_id=envelope.id, storefront_url=settings.storefront_url
+            conn,
+            order,
+            await orders.lines_of(conn, order.id),
+            await payments.of_order(conn, order.id),
+            event_id=envelope.id,
+            storefront_url=settings.storefront_url,
         )
 
     async def order_status(conn: Connection, event: OrderStatusChanged, envelope: Envelope) -> None:
@@ -54,9 +61,13 @@ def consumers(settings: Settings) -> list[Consumer]:
             name="notifications-orders",
             domain="orders",
             handlers={"orders.placed": order_placed, "orders.status_changed": order_status},
+            together=True,
         ),
         Consumer(
-            name="notifications-inventory", domain="inventory", handlers={"inventory.stock_low": stock_low}
+            name="notifications-inventory",
+            domain="inventory",
+            handlers={"inventory.stock_low": stock_low},
+            together=True,
         ),
         Consumer(
             name="notifications-auth",
@@ -65,5 +76,6 @@ def consumers(settings: Settings) -> list[Consumer]:
                 "auth.password_reset_requested": password_reset,
                 "auth.email_verification_requested": email_verification,
             },
+            together=True,
         ),
     ]

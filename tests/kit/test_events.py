@@ -13,7 +13,7 @@ import asyncpg
 import msgspec
 import nats
 import pytest
-from nats.js.api import StorageType, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 
 from citadel.kit.consumers import Consumer
 from citadel.kit.db import Connection, Database
@@ -170,6 +170,34 @@ async def test_a_commit_with_events_wakes_the_relay_long_before_its_poll(
     finally:
         db.wake_relay = None
         await link.close()
+
+
+async def test_commits_within_the_relays_linger_go_out_in_one_batch(
+    servers: Servers, fresh_database_url: str, db: Database
+) -> None:
+    settings = isolated_settings(
+        servers, fresh_database_url, outbox_poll_interval_ms=60_000, outbox_linger_ms=300
+    )
+    link = NatsLink(servers.nats_url, name="test-linger")
+    await link.start()
+    try:
+        assert await link.wait_connected(5)
+        db.wake_relay = relay_waker(settings, link)
+        async with running_worker(settings, consumers=[]) as worker:
+            assert worker.relay is not None
+            relay = worker.relay
+            await eventually(lambda: _true(relay.is_leader))
+            await asyncio.sleep(0.3)  # its first drain done, the relay now waits on its poll
+            for _ in range(5):  # five commits, each sending a wake-up
+                await _emit(db, 2)
+            await eventually(lambda: _none_unpublished(db), timeout=5)
+    finally:
+        db.wake_relay = None
+        await link.close()
+    async with db.connection() as conn:
+        # rows one statement marks share its now(): one batch, one read, one round of acks
+        batches = await conn.fetchval("SELECT count(DISTINCT published_at) FROM outbox")
+    assert batches == 1
 
 
 async def _true(value: bool) -> bool:
@@ -445,6 +473,130 @@ async def test_a_batch_consumer_handles_each_fetch_at_once_and_each_event_once(
     assert all(effects[i] == 1 for i in ids)
     assert len(batches) < 30  # handled in batches, not one call per event
     assert sum(batches[1:]) >= 30  # the failed batch came back whole
+
+
+def _together_consumer(name: str, poison: set[uuid.UUID]) -> tuple[Consumer, list[tuple[str, int, int]]]:
+    """A ``together`` consumer recording (aggregate, sequence, transaction id) per event it
+    handles, failing every time on the events in ``poison``."""
+    handled: list[tuple[str, int, int]] = []
+
+    async def handler(conn: Connection, event: UserRoleChanged, envelope: Envelope) -> None:
+        if envelope.id in poison:
+            raise RuntimeError("this event always fails")
+        await conn.execute(
+            "INSERT INTO consumer_effects (event_id, sequence) VALUES ($1, $2)",
+            envelope.id,
+            envelope.sequence,
+        )
+        handled.append(
+            (envelope.aggregate_id, envelope.sequence, await conn.fetchval("SELECT txid_current()"))
+        )
+
+    consumer = Consumer(name=name, domain="users", handlers={"users.role_changed": handler}, together=True)
+    return consumer, handled
+
+
+async def test_a_together_consumer_commits_each_fetch_at_once_in_stream_order(
+    servers: Servers, fresh_database_url: str, db: Database
+) -> None:
+    settings = isolated_settings(servers, fresh_database_url, consumer_batch_size=50)
+    consumer, handled = _together_consumer("test-together", poison=set())
+    aggregates = [uuid.uuid4() for _ in range(3)]
+    async with db.transaction() as conn:  # one commit: the relay sends them together
+        ids = [
+            await emit(conn, _event(aggregate, n), aggregate_id=aggregate)
+            for n in range(10)
+            for aggregate in aggregates
+        ]
+    async with running_worker(settings, consumers=[consumer]):
+        await eventually(lambda: _has_all(db, ids), timeout=20)
+    effects = await _effects(db)
+    assert all(effects[i] == 1 for i in ids)
+    assert len({tx for _, _, tx in handled}) < len(ids) / 3  # commits per fetch, not per event
+    for aggregate in aggregates:
+        assert [seq for agg, seq, _ in handled if agg == str(aggregate)] == list(range(1, 11))
+
+
+async def test_a_failing_event_in_a_together_fetch_is_parked_alone(
+    servers: Servers, fresh_database_url: str, db: Database
+) -> None:
+    settings = isolated_settings(servers, fresh_database_url, consumer_batch_size=50)
+    async with db.transaction() as conn:
+        aggregate = uuid.uuid4()
+        ids = [await emit(conn, _event(aggregate, n), aggregate_id=aggregate) for n in range(12)]
+    bad = ids[5]
+    consumer, _ = _together_consumer("test-together-poison", poison={bad})
+
+    async def parked() -> list[asyncpg.Record]:
+        async with db.connection() as conn:
+            return await conn.fetch("SELECT * FROM parked_events WHERE consumer LIKE '%test-together-poison'")
+
+    async with running_worker(settings, consumers=[consumer]):
+        rows = await eventually(parked, timeout=30)
+        await eventually(lambda: _has_all(db, [i for i in ids if i != bad]), timeout=20)
+    assert [r["event_id"] for r in rows] == [bad]
+    assert rows[0]["attempts"] == settings.consumer_max_attempts
+    effects = await _effects(db)
+    assert bad not in effects
+    assert all(effects[i] == 1 for i in ids if i != bad)  # the others, once each, not held back
+
+
+async def test_a_together_fetch_delivered_twice_takes_effect_once(
+    servers: Servers, fresh_database_url: str, db: Database
+) -> None:
+    settings = isolated_settings(servers, fresh_database_url)
+    consumer, handled = _together_consumer("test-together-twice", poison=set())
+    ids = await _emit(db, 4)
+    async with running_worker(settings, consumers=[consumer]) as worker:
+        await eventually(lambda: _has_all(db, ids))
+        assert worker.runner is not None
+        sub = await worker.link.jetstream().subscribe(subject_of(settings, "users.>"), ordered_consumer=True)
+        stored = [_Redelivery(await sub.next_msg(timeout=5)) for _ in ids]
+        # every message again, and each of them twice within the one fetch
+        await worker.runner.process_together(consumer, [m for m in stored for _ in range(2)])
+    effects = await _effects(db)
+    assert all(effects[i] == 1 for i in ids)
+    assert len(handled) == len(ids)
+
+
+async def test_a_consumer_is_sent_only_its_one_type_and_a_wider_durable_keeps_its_place(
+    servers: Servers, fresh_database_url: str, db: Database
+) -> None:
+    settings = isolated_settings(servers, fresh_database_url)
+    consumer, calls = _effects_consumer(name="test-narrowed")
+    durable, stream = settings.consumer_name(consumer.name), settings.stream_name("users")
+    assert consumer.filter_subject(settings) == subject_of(settings, "users.role_changed")
+    assert Consumer(
+        name="x", domain="users", handlers=dict.fromkeys(("users.a", "users.b"), _noop)
+    ).filter_subject(settings) == settings.subject("citadel.users.>")
+    handled_before = await _emit(db, 3)
+    nc = await nats.connect(servers.nats_url)
+    try:
+        js = nc.jetstream()
+        await ensure_streams(js, settings)
+        # the durable as a release that filtered on the whole domain made it, with 3 events acked
+        await js.add_consumer(
+            stream, ConsumerConfig(durable_name=durable, filter_subject=settings.subject("citadel.users.>"),
+                                   ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL),
+        )  # fmt: skip
+        async with running_worker(settings, consumers=[]):  # the relay alone publishes them
+            old = await js.pull_subscribe_bind(durable=durable, stream=stream)
+            for message in await old.fetch(3, timeout=10):
+                await message.ack()
+            await old.unsubscribe()
+        later = await _emit(db, 2)
+        async with running_worker(settings, consumers=[consumer]):
+            await eventually(lambda: _has_all(db, later))
+            info = await js.consumer_info(stream, durable)
+    finally:
+        await nc.close()
+    assert info.config.filter_subject == subject_of(settings, "users.role_changed")
+    assert set(calls) == set(later)  # not the three the old durable had acknowledged
+    assert not set(handled_before) & set(await _effects(db))
+
+
+async def _noop(conn: Connection, event: object, envelope: Envelope) -> None:
+    return None
 
 
 async def test_every_stream_is_listed_past_the_servers_page_of_256(private_nats: PrivateServer) -> None:
