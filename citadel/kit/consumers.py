@@ -7,8 +7,10 @@ checkout load, four of every ten deliveries were of types no handler of theirs w
 durable made with another filter is replaced by one that starts after the old one's
 acknowledgement floor, so changing a filter neither skips nor replays what was handled.
 
-For each message the runner opens a transaction, records ``(consumer, event id)`` in
-``processed_events`` and runs the handler in the same transaction, then acks. A redelivered event
+For each message the runner opens a transaction (with generic plans: a handler's statements are
+keyed lookups and writes, and a custom plan for each cost PostgreSQL 0.56 ms of planning for the
+stock-locking query alone, on every payment under checkout load), records ``(consumer, event id)``
+in ``processed_events`` and runs the handler in the same transaction, then acks. A redelivered event
 finds its row and is acked without running again, so a handler's effects happen exactly once however
 often the message arrives. A failing handler is retried with the configured backoff (``nak`` with a
 delay); after the last attempt, or at once for a message that cannot be decoded, it is parked in
@@ -209,7 +211,7 @@ class ConsumerRunner:
         self, consumer: Consumer, message: Any, envelope: Envelope, handler: Handler, data: Event
     ) -> None:
         try:
-            async with self.db.transaction() as conn:
+            async with self.db.transaction(generic_plans=True) as conn:
                 if await conn.fetchval(Q.mark_event_processed, self.durable(consumer), envelope.id):
                     await handler(conn, data, envelope)
         except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then parked
@@ -230,7 +232,7 @@ class ConsumerRunner:
                 await self._handle(consumer, message, envelope, handler, data)
             return
         try:
-            async with self.db.transaction() as conn:
+            async with self.db.transaction(generic_plans=True) as conn:
                 fresh = await self._fresh(conn, consumer, [envelope for _, envelope, _, _ in work])
                 for _, envelope, handler, data in work:
                     if envelope.id in fresh:
