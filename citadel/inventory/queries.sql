@@ -117,6 +117,16 @@ SELECT count(*)::int FROM reserved;
 SELECT id, line_id, variant_id, warehouse_id, quantity, returned, status, expires_at
 FROM stock_holds WHERE order_id = $1 ORDER BY variant_id, warehouse_id, id;
 
+-- name: lock_stock_held_by_order
+-- The stock rows order $1 has holds of status $2 on, locked in primary-key order (the order every
+-- writer of stock locks in).
+SELECT s.variant_id, s.warehouse_id
+FROM stock s
+WHERE (s.variant_id, s.warehouse_id) IN (SELECT variant_id, warehouse_id FROM stock_holds
+                                         WHERE order_id = $1 AND status = $2)
+ORDER BY s.variant_id, s.warehouse_id
+FOR UPDATE OF s;
+
 -- name: settle_holds
 -- Holds of order $1 in status $2 become status $3; per (variant, warehouse), on hand changes by
 -- $4 × the held quantity and reserved by $5 × it, with a ledger row of reason $6.

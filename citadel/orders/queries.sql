@@ -45,6 +45,14 @@ SELECT id, number, user_id, email, cart_id, status, currency, subtotal_amount, d
        payment_provider, holds_expire_at, cancel_reason, placed_at, paid_at, cancelled_at, updated_at
 FROM orders WHERE id = $1 FOR UPDATE;
 
+-- name: lock_order_of_payment
+-- The order payment $1 pays for, locked (NULL: no such payment).
+SELECT id, number, user_id, email, cart_id, status, currency, subtotal_amount, discount_amount,
+       tax_amount, shipping_amount, shipping_tax_amount, total_amount, refunded_amount,
+       prices_include_tax, coupon_code, shipping_method_id, shipping_method_name, shipping_address,
+       payment_provider, holds_expire_at, cancel_reason, placed_at, paid_at, cancelled_at, updated_at
+FROM orders WHERE id = (SELECT order_id FROM payments WHERE id = $1) FOR UPDATE;
+
 -- name: order_by_number_and_email
 SELECT id FROM orders WHERE number = upper($1) AND lower(email) = lower($2);
 

@@ -111,14 +111,22 @@ async def _settle(
     on_hand: int,
     reserved: int,
     reason: str,
+    levels: bool = True,
 ) -> tuple[Levels, list[tuple[uuid.UUID, uuid.UUID, int]]]:
-    holds = await conn.fetch(Q.order_holds, order_id)
-    variants = [h["variant_id"] for h in holds if h["status"] == status_from]
-    if not variants:
-        return {}, []
-    levels = await lock_levels(conn, variants)
+    """Holds of ``status_from`` become ``status_to``, their stock rows moved by the factors; with
+    ``levels`` false, what the rows held before is not read (the caller announces nothing)."""
+    if levels:
+        holds = await conn.fetch(Q.order_holds, order_id)
+        variants = [h["variant_id"] for h in holds if h["status"] == status_from]
+        if not variants:
+            return {}, []
+        locked = await lock_levels(conn, variants)
+    else:
+        if not await conn.fetch(Q.lock_stock_held_by_order, order_id, status_from):
+            return {}, []
+        locked = {}
     rows = await conn.fetch(Q.settle_holds, order_id, status_from, status_to, on_hand, reserved, reason)
-    return levels, [(r["variant_id"], r["warehouse_id"], r["quantity"]) for r in rows]
+    return locked, [(r["variant_id"], r["warehouse_id"], r["quantity"]) for r in rows]
 
 
 def _lines(levels: Levels, moved: list[tuple[uuid.UUID, uuid.UUID, int]]) -> list[StockLine]:
@@ -145,10 +153,12 @@ async def release(conn: Connection, order_id: uuid.UUID, reason: str) -> None:
 
 
 async def allocate(conn: Connection, order_id: uuid.UUID) -> None:
-    """The order is paid: its held units leave the shelf (on hand and reserved fall together)."""
+    """The order is paid: its held units leave the shelf (on hand and reserved fall together, so
+    what is available does not change and nothing is announced)."""
     await _settle(
-        conn, order_id, status_from="held", status_to="allocated", on_hand=-1, reserved=-1, reason="sold"
-    )
+        conn, order_id, status_from="held", status_to="allocated", on_hand=-1, reserved=-1, reason="sold",
+        levels=False,
+    )  # fmt: skip
 
 
 async def restock(conn: Connection, order_id: uuid.UUID, units_by_line: dict[uuid.UUID, int] | None) -> int:

@@ -20,7 +20,7 @@ import msgspec
 from citadel._fast import money
 from citadel.auth.models import Principal
 from citadel.inventory import service as inventory
-from citadel.kit.db import Connection, load_queries
+from citadel.kit.db import Connection, from_row, load_queries
 from citadel.kit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from citadel.kit.events import emit
 from citadel.orders.models import (
@@ -128,8 +128,10 @@ async def _after_payment(conn: Connection, order: OrderRow, payment: PaymentRow)
 async def process_payment(conn: Connection, payment_id: uuid.UUID) -> None:
     """Ask the provider about a pending payment and apply its answer (the worker does this for
     ``payments.pending``; running it twice changes nothing)."""
-    payment = await payments.get(conn, payment_id)
-    order = await order_row(conn, payment.order_id, lock=True)
+    found = await conn.fetchrow(Q.lock_order_of_payment, payment_id)  # the order first, as everywhere
+    if found is None:
+        raise payments.PaymentNotFound()
+    order = from_row(OrderRow, found)
     payment = await payments.lock(conn, payment_id)
     if payment.status != "pending":
         return
