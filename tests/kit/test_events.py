@@ -5,6 +5,7 @@ stop and start.
 """
 
 import asyncio
+import contextlib
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -20,7 +21,7 @@ from citadel.kit.db import Connection, Database
 from citadel.kit.events import Envelope, all_streams, emit, ensure_streams, subject_of
 from citadel.kit.messaging import NatsLink
 from citadel.kit.relay import OutboxRelay, relay_waker
-from citadel.settings import Secret
+from citadel.settings import Secret, Settings
 from citadel.users.models import UserRoleChanged
 from tests.fixtures.app import eventually, isolated_settings, running_worker
 from tests.fixtures.servers import PrivateServer, Servers
@@ -149,12 +150,13 @@ async def test_the_relay_publishes_batch_after_batch_on_one_jetstream_context(
         await link.close()
 
 
-async def test_a_commit_with_events_wakes_the_relay_long_before_its_poll(
-    servers: Servers, fresh_database_url: str, db: Database
-) -> None:
-    # a poll this long would fail the test: only the wake-up sent after COMMIT can be in time
-    settings = isolated_settings(servers, fresh_database_url, outbox_poll_interval_ms=60_000)
-    link = NatsLink(servers.nats_url, name="test-waker")
+@contextlib.asynccontextmanager
+async def _waiting_relay(
+    servers: Servers, db: Database, settings: Settings, name: str
+) -> AsyncIterator[None]:
+    """A worker whose relay leads and, its first drain done, waits on its poll; commits on ``db``
+    send wake-ups."""
+    link = NatsLink(servers.nats_url, name=name)
     await link.start()
     try:
         assert await link.wait_connected(5)
@@ -163,13 +165,21 @@ async def test_a_commit_with_events_wakes_the_relay_long_before_its_poll(
             assert worker.relay is not None
             relay = worker.relay
             await eventually(lambda: _true(relay.is_leader))
-            await asyncio.sleep(0.3)  # its first drain done, the relay now waits on its poll
-            await _emit(db, 1)  # the poll would next look in a minute
-
-            await eventually(lambda: _none_unpublished(db), timeout=3)
+            await asyncio.sleep(0.3)
+            yield
     finally:
         db.wake_relay = None
         await link.close()
+
+
+async def test_a_commit_with_events_wakes_the_relay_long_before_its_poll(
+    servers: Servers, fresh_database_url: str, db: Database
+) -> None:
+    # a poll this long would fail the test: only the wake-up sent after COMMIT can be in time
+    settings = isolated_settings(servers, fresh_database_url, outbox_poll_interval_ms=60_000)
+    async with _waiting_relay(servers, db, settings, "test-waker"):
+        await _emit(db, 1)  # the poll would next look in a minute
+        await eventually(lambda: _none_unpublished(db), timeout=3)
 
 
 async def test_commits_within_the_relays_linger_go_out_in_one_batch(
@@ -178,22 +188,10 @@ async def test_commits_within_the_relays_linger_go_out_in_one_batch(
     settings = isolated_settings(
         servers, fresh_database_url, outbox_poll_interval_ms=60_000, outbox_linger_ms=300
     )
-    link = NatsLink(servers.nats_url, name="test-linger")
-    await link.start()
-    try:
-        assert await link.wait_connected(5)
-        db.wake_relay = relay_waker(settings, link)
-        async with running_worker(settings, consumers=[]) as worker:
-            assert worker.relay is not None
-            relay = worker.relay
-            await eventually(lambda: _true(relay.is_leader))
-            await asyncio.sleep(0.3)  # its first drain done, the relay now waits on its poll
-            for _ in range(5):  # five commits, each sending a wake-up
-                await _emit(db, 2)
-            await eventually(lambda: _none_unpublished(db), timeout=5)
-    finally:
-        db.wake_relay = None
-        await link.close()
+    async with _waiting_relay(servers, db, settings, "test-linger"):
+        for _ in range(5):  # five commits, each sending a wake-up
+            await _emit(db, 2)
+        await eventually(lambda: _none_unpublished(db), timeout=5)
     async with db.connection() as conn:
         # rows one statement marks share its now(): one batch, one read, one round of acks
         batches = await conn.fetchval("SELECT count(DISTINCT published_at) FROM outbox")
