@@ -586,6 +586,10 @@ async def test_a_consumer_is_sent_only_its_one_type_and_a_wider_durable_keeps_it
         async with running_worker(settings, consumers=[consumer]):
             await eventually(lambda: _has_all(db, later))
             info = await js.consumer_info(stream, durable)
+        latest = await _emit(db, 2)
+        async with running_worker(settings, consumers=[consumer]):  # a restart keeps the new durable
+            await eventually(lambda: _has_all(db, latest))
+        later += latest
     finally:
         await nc.close()
     assert info.config.filter_subject == subject_of(settings, "users.role_changed")
