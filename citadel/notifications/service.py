@@ -14,7 +14,7 @@ from citadel.kit.ids import uuid7
 from citadel.kit.money import format_amount
 from citadel.notifications.models import NotificationRow
 from citadel.orders.models import OrderLineRow, OrderRow, OrderStatusChanged
-from citadel.payments.models import PaymentRow
+from citadel.payments.models import Payment, PaymentRow
 
 Q = load_queries(__file__)
 
@@ -94,7 +94,7 @@ async def send_order_confirmation(
         for line in lines
     )
     pay = ""
-    if payment is not None and payment.provider == "manual" and payment.status == "pending":
+    if payment is not None and Payment.of(payment).next_action == "bank_transfer":
         pay = (
             f"\nPlease transfer {format_amount(order.total_amount, currency)} quoting {order.number}"
             + (f" by {order.holds_expire_at:%Y-%m-%d %H:%M} UTC" if order.holds_expire_at else "")
