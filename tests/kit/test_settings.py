@@ -56,6 +56,13 @@ def test_production_refuses_short_secrets() -> None:
         Settings.from_env({**REQUIRED, "CITADEL_ENV": "production", "CITADEL_JWT_SECRET": "short"})
 
 
+def test_the_relays_linger_is_bounded_by_its_poll() -> None:
+    assert Settings.from_env({**REQUIRED, "CITADEL_OUTBOX_LINGER_MS": "0"}).outbox_linger_ms == 0
+    for linger in ("-1", "1000"):
+        with pytest.raises(SettingsError, match="CITADEL_OUTBOX_LINGER_MS"):
+            Settings.from_env({**REQUIRED, "CITADEL_OUTBOX_LINGER_MS": linger})
+
+
 def test_secrets_never_show() -> None:
     settings = Settings.from_env(REQUIRED)
     text = repr(settings) + str(settings.jwt_secret)
