@@ -43,9 +43,8 @@ async def test_unsafe_requests_of_cookie_sessions_need_the_csrf_header(client: A
         csrf = response.json()["csrfToken"]
         missing = await browser.patch("/api/v1/me", json={"name": "Forged"})
         assert (missing.status_code, missing.json()["code"]) == (403, "csrf_failed")
-        wrong = await browser.patch(
-            "/api/v1/me", json={"name": "Forged"}, headers={"X-CSRF-Token": "x" + csrf[1:]}
-        )
+        forged = ("y" if csrf[0] == "x" else "x") + csrf[1:]  # always differs from the real token
+        wrong = await browser.patch("/api/v1/me", json={"name": "Forged"}, headers={"X-CSRF-Token": forged})
         assert wrong.status_code == 403
         ok = await browser.patch("/api/v1/me", json={"name": "Real"}, headers={"X-CSRF-Token": csrf})
         assert ok.status_code == 200

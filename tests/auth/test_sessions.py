@@ -148,7 +148,10 @@ async def test_bad_access_tokens_are_refused(client: AppClient) -> None:
             _forge(_claims(account.user_id, iat=time.time() - 7200, exp=int(time.time()) - 3600), secret),
             "token_expired",
         ),
-        "tampered signature": (f"{header}.{payload}.{signature[:-2]}AA", "invalid_token"),
+        "tampered signature": (
+            f"{header}.{payload}.{signature[:-2]}{'BA' if signature[-2:] == 'AA' else 'AA'}",
+            "invalid_token",
+        ),
         "tampered claims": (f"{header}.{tampered_payload}.{signature}", "invalid_token"),
         "alg none": (_unsigned(_claims(account.user_id)), "invalid_token"),
         "other algorithm": (_forge(_claims(account.user_id), secret, "HS512"), "invalid_token"),
