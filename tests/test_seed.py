@@ -1,5 +1,10 @@
 """The demo catalog: realistic, consistent (the stock ledger agrees with stock), and loaded in one go."""
 
+import uuid
+
+import asyncpg
+import pytest
+
 from citadel.kit.db import Database
 from citadel.seed import seed
 from tests.fixtures.app import make_settings
@@ -43,8 +48,25 @@ async def test_the_demo_catalog_is_consistent(servers: Servers, fresh_database_u
             )
             assert stale_flags == 0
             assert await conn.fetchval("SELECT count(*) FROM search_terms") > 50
+            # the load derives search documents and facet codes set-wise: as the row triggers would
+            documents_differing = await conn.fetchval(
+                "SELECT count(*) FROM products p LEFT JOIN categories c ON c.id = p.category_id"
+                " WHERE p.search_vector IS DISTINCT FROM"
+                " product_search_document(p.name, p.brand, p.tags, c.name, p.description)"
+            )
+            assert documents_differing == 0
+            loaded = dict(await conn.fetch("SELECT id, facet_codes FROM products"))
+            await conn.execute("UPDATE products SET attributes = attributes")  # the trigger recomputes
+            assert dict(await conn.fetch("SELECT id, facet_codes FROM products")) == loaded
+            assert all(len(codes) >= 4 * 6 for codes in loaded.values())  # category, vendor, 4 attributes
             indexes = await conn.fetchval("SELECT count(*) FROM pg_indexes WHERE tablename = 'products'")
             assert indexes >= 10  # the load dropped and rebuilt them all
+            with pytest.raises(asyncpg.ForeignKeyViolationError):  # and its foreign keys are back
+                await conn.execute(
+                    "INSERT INTO stock (variant_id, warehouse_id, on_hand)"
+                    " SELECT $1, id, 1 FROM warehouses LIMIT 1",
+                    uuid.uuid4(),
+                )
         again = await seed(settings, customers=1, products=300, progress=False)
         assert again.skipped
     finally:
