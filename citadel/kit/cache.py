@@ -350,16 +350,32 @@ class ResponseCache:
         stamp = self._stamp(topic, candidates)
         # one load per entry at a time in this worker: a burst of misses (a popular page just
         # invalidated) waits for the first one's answer instead of each running the query
-        flight = (topic, key)
-        pending = self._inflight.get(flight)
-        if pending is not None and pending[0] == (candidates, stamp):
-            return await asyncio.shield(pending[1])
-        task = asyncio.ensure_future(self._fill(topic, candidates, key, stamp, load))
-        self._inflight[flight] = ((candidates, stamp), task)
+        flight, wanted = (topic, key), (candidates, stamp)
+        while (pending := self._inflight.get(flight)) is not None and pending[0] == wanted:
+            try:
+                return await asyncio.shield(pending[1])
+            except asyncio.CancelledError:
+                if not pending[1].cancelled():
+                    raise  # this reader was cancelled, not the load it waited for
+                # the reader that ran the load went away before it ended: load here instead
+        # the first reader loads in its own task (no task of its own per miss: this is every
+        # uncached read's path); the others wait on its answer
+        answer: asyncio.Future[CachedBody | None] = asyncio.get_running_loop().create_future()
+        self._inflight[flight] = (wanted, answer)
         try:
-            return await asyncio.shield(task)
+            value = await self._fill(topic, candidates, key, stamp, load)
+        except asyncio.CancelledError:
+            answer.cancel()  # the waiting readers load for themselves
+            raise
+        except Exception as exc:
+            answer.set_exception(exc)  # the waiting readers fail as this one does
+            answer.exception()  # (seen: with no reader waiting, nothing to report)
+            raise
+        else:
+            answer.set_result(value)
+            return value
         finally:
-            if (current := self._inflight.get(flight)) is not None and current[1] is task:
+            if (current := self._inflight.get(flight)) is not None and current[1] is answer:
                 del self._inflight[flight]
 
     async def _fill(

@@ -214,6 +214,56 @@ async def test_concurrent_misses_load_once_and_an_invalidation_starts_a_new_load
     assert not cache._inflight
 
 
+async def test_readers_waiting_on_a_load_outlive_the_reader_that_ran_it(
+    bare_cache: tuple[ResponseCache, InvalidationBus],
+) -> None:
+    cache, _ = bare_cache
+    gate = asyncio.Event()
+    loads = 0
+
+    async def slow() -> bytes:
+        nonlocal loads
+        loads += 1
+        mine = loads
+        await gate.wait()
+        return f'{{"load":{mine}}}'.encode()
+
+    first = asyncio.create_task(cache.get("t", "s", "gone", slow))
+    await asyncio.sleep(0.02)
+    waiting = [asyncio.create_task(cache.get("t", "s", "gone", slow)) for _ in range(5)]
+    await asyncio.sleep(0.02)
+    assert loads == 1
+    first.cancel()  # its client went away mid-load
+    await asyncio.sleep(0.02)
+    assert loads == 2  # one of the waiting readers loads instead, the others wait on it
+    gate.set()
+    assert {(await t).body for t in waiting} == {b'{"load":2}'}
+    assert first.cancelled()
+    assert not cache._inflight
+
+
+async def test_a_failed_load_fails_every_reader_waiting_on_it_once(
+    bare_cache: tuple[ResponseCache, InvalidationBus],
+) -> None:
+    cache, _ = bare_cache
+    gate = asyncio.Event()
+    loads = 0
+
+    async def broken() -> bytes:
+        nonlocal loads
+        loads += 1
+        await gate.wait()
+        raise ConnectionError("database gone")
+
+    readers = [asyncio.create_task(cache.get("t", "s", "broken", broken)) for _ in range(10)]
+    await asyncio.sleep(0.02)
+    gate.set()
+    results = await asyncio.gather(*readers, return_exceptions=True)
+    assert all(isinstance(r, ConnectionError) for r in results)
+    assert loads == 1
+    assert not cache._inflight
+
+
 def _counting(answer: bytes | Loaded, loads: list[int]) -> Callable[[], Awaitable[bytes | Loaded]]:
     async def load() -> bytes | Loaded:
         loads.append(1)
