@@ -355,8 +355,9 @@ class ResponseCache:
             try:
                 return await asyncio.shield(pending[1])
             except asyncio.CancelledError:
-                if not pending[1].cancelled():
-                    raise  # this reader was cancelled, not the load it waited for
+                reader = asyncio.current_task()
+                if not pending[1].cancelled() or (reader is not None and reader.cancelling()):
+                    raise  # this reader was cancelled, not (only) the load it waited for
                 # the reader that ran the load went away before it ended: load here instead
         # the first reader loads in its own task (no task of its own per miss: this is every
         # uncached read's path); the others wait on its answer

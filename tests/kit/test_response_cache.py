@@ -231,14 +231,16 @@ async def test_readers_waiting_on_a_load_outlive_the_reader_that_ran_it(
     first = asyncio.create_task(cache.get("t", "s", "gone", slow))
     await asyncio.sleep(0.02)
     waiting = [asyncio.create_task(cache.get("t", "s", "gone", slow)) for _ in range(5)]
+    quitter = asyncio.create_task(cache.get("t", "s", "gone", slow))
     await asyncio.sleep(0.02)
     assert loads == 1
     first.cancel()  # its client went away mid-load
+    quitter.cancel()  # and so did one waiting reader's, at the same moment
     await asyncio.sleep(0.02)
     assert loads == 2  # one of the waiting readers loads instead, the others wait on it
     gate.set()
     assert {(await t).body for t in waiting} == {b'{"load":2}'}
-    assert first.cancelled()
+    assert first.cancelled() and quitter.cancelled()
     assert not cache._inflight
 
 
