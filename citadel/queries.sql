@@ -38,7 +38,7 @@ ORDER BY c.conrelid, c.conname;
 -- into products, each row ran the two PL/pgSQL insert triggers: three times as long.
 
 -- name: create_seed_products
-CREATE TEMP TABLE seed_products (LIKE products INCLUDING DEFAULTS) ON COMMIT DROP;
+CREATE TEMPORARY TABLE seed_products (LIKE products INCLUDING DEFAULTS) ON COMMIT DROP;
 
 -- name: insert_seed_facet_values
 -- The facet values the chunk's products name (category, vendor, attributes), numbered once.
