@@ -187,28 +187,33 @@ async def test_cached_pages_do_not_outlive_the_cursor_secret(servers: Servers, d
     assert cache_versions(other, frozenset({"product"})).data_key("product", "page") != key
 
 
+class _GatedLoads:
+    """A loader that numbers its loads and answers each once the gate opens."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.count = 0
+
+    async def load(self) -> bytes:
+        self.count += 1
+        mine = self.count
+        await self.gate.wait()
+        return f'{{"load":{mine}}}'.encode()
+
+
 async def test_concurrent_misses_load_once_and_an_invalidation_starts_a_new_load(
     bare_cache: tuple[ResponseCache, InvalidationBus],
 ) -> None:
     cache, bus = bare_cache
-    gate = asyncio.Event()
-    loads = 0
-
-    async def slow() -> bytes:
-        nonlocal loads
-        loads += 1
-        mine = loads
-        await gate.wait()
-        return f'{{"load":{mine}}}'.encode()
-
-    first = [asyncio.create_task(cache.get("t", "s", "burst", slow)) for _ in range(20)]
+    loads = _GatedLoads()
+    first = [asyncio.create_task(cache.get("t", "s", "burst", loads.load)) for _ in range(20)]
     await asyncio.sleep(0.05)
-    assert loads == 1  # twenty misses, one query
+    assert loads.count == 1  # twenty misses, one query
     await bus.publish([("t", "s")])  # a write: later readers must not get the load begun before it
-    later = asyncio.create_task(cache.get("t", "s", "burst", slow))
+    later = asyncio.create_task(cache.get("t", "s", "burst", loads.load))
     await asyncio.sleep(0.05)
-    assert loads == 2
-    gate.set()
+    assert loads.count == 2
+    loads.gate.set()
     assert {(await t).body for t in first} == {b'{"load":1}'}
     assert (await later).body == b'{"load":2}'
     assert not cache._inflight
@@ -218,27 +223,18 @@ async def test_readers_waiting_on_a_load_outlive_the_reader_that_ran_it(
     bare_cache: tuple[ResponseCache, InvalidationBus],
 ) -> None:
     cache, _ = bare_cache
-    gate = asyncio.Event()
-    loads = 0
-
-    async def slow() -> bytes:
-        nonlocal loads
-        loads += 1
-        mine = loads
-        await gate.wait()
-        return f'{{"load":{mine}}}'.encode()
-
-    first = asyncio.create_task(cache.get("t", "s", "gone", slow))
+    loads = _GatedLoads()
+    first = asyncio.create_task(cache.get("t", "s", "gone", loads.load))
     await asyncio.sleep(0.02)
-    waiting = [asyncio.create_task(cache.get("t", "s", "gone", slow)) for _ in range(5)]
-    quitter = asyncio.create_task(cache.get("t", "s", "gone", slow))
+    waiting = [asyncio.create_task(cache.get("t", "s", "gone", loads.load)) for _ in range(5)]
+    quitter = asyncio.create_task(cache.get("t", "s", "gone", loads.load))
     await asyncio.sleep(0.02)
-    assert loads == 1
+    assert loads.count == 1
     first.cancel()  # its client went away mid-load
     quitter.cancel()  # and so did one waiting reader's, at the same moment
     await asyncio.sleep(0.02)
-    assert loads == 2  # one of the waiting readers loads instead, the others wait on it
-    gate.set()
+    assert loads.count == 2  # one of the waiting readers loads instead, the others wait on it
+    loads.gate.set()
     assert {(await t).body for t in waiting} == {b'{"load":2}'}
     assert first.cancelled() and quitter.cancelled()
     assert not cache._inflight
