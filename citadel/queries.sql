@@ -77,8 +77,6 @@ INSERT INTO products SELECT * FROM seed_products;
 TRUNCATE seed_products;
 
 -- name: bulk_load_settings
--- A load's statements are each run once per chunk: compiling them (JIT) costs more than it saves.
-SELECT set_config('jit', 'off', true);
-
--- name: index_build_memory
-SELECT set_config('maintenance_work_mem', '256MB', true);
+-- For the load's transaction: no JIT (its statements each run once per chunk, so compiling them
+-- costs more than it saves) and memory enough to build each index in one pass at the end.
+SELECT set_config('jit', 'off', true), set_config('maintenance_work_mem', '256MB', true);

@@ -284,7 +284,7 @@ async def seed_catalog(
     keys = await conn.fetch(Q.foreign_keys, list(BULK_TABLES))
     for dropped in (*keys, *indexes):
         await conn.execute(dropped["drop_statement"])
-    await conn.fetchval(Q.bulk_load_settings)
+    await conn.execute(Q.bulk_load_settings)
     await conn.execute(Q.create_seed_products)
 
     def generate(start: int) -> _Batch:
@@ -314,7 +314,6 @@ async def seed_catalog(
         stock_rows += len(batch.stock)
         if progress is not None:
             progress(len(batch.products))
-    await conn.fetchval(Q.index_build_memory)
     for restored in (*indexes, *keys):
         await conn.execute(restored["create_statement"])
     await conn.execute(Q.analyze_catalog)
