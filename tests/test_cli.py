@@ -71,13 +71,13 @@ def test_services_are_found_from_another_shell_and_run_supervises_everything(tmp
                 assert login.status_code == 200
                 forgot = http.post("/api/v1/auth/password/forgot", json={"email": "customer1@citadel.test"})
                 assert forgot.status_code == 202
+            _wait_for_mail(env)  # while the run's relay and worker are up (they are stopped below)
         finally:
             run.send_signal(signal.SIGINT)
             output, _ = run.communicate(timeout=60)
         assert run.returncode == 0, output
         assert "database migrated (0 new migration(s))" in output
         assert all(_alive(pid) for pid in _pids(data_dir))
-        _wait_for_mail(env)
     finally:
         _citadel(env, "services", "down")
     assert not any(_alive(pid) for pid in _pids(data_dir))
@@ -107,16 +107,20 @@ def _wait_ready(base: str, timeout: float = 60) -> None:
     raise AssertionError("citadel run did not become ready")
 
 
-def _wait_for_mail(env: dict[str, str]) -> None:
-    """The relay and worker of that run turned the reset request into a stored e-mail."""
+def _wait_for_mail(env: dict[str, str], timeout_s: int = 30) -> None:
+    """The relay and worker of the run turn the reset request into a stored e-mail (asked again
+    every 0.2 s for up to ``timeout_s``: they do it after the request's answer, not before)."""
     script = (
-        "import asyncio, os, asyncpg\n"
+        "import asyncio, os, time, asyncpg\n"
         "from citadel.kit.services import EmbeddedServices, data_dir_from\n"
         "url = EmbeddedServices(data_dir_from(os.environ)).environment(os.environ)['CITADEL_DATABASE_URL']\n"
         "async def main():\n"
         "    conn = await asyncpg.connect(url)\n"
         "    sql = \"SELECT count(*) FROM notifications WHERE template = 'password_reset'\"\n"
-        "    print(await conn.fetchval(sql))\n"
+        f"    deadline = time.monotonic() + {timeout_s}\n"
+        "    while (found := await conn.fetchval(sql)) == 0 and time.monotonic() < deadline:\n"
+        "        await asyncio.sleep(0.2)\n"
+        "    print(found)\n"
         "asyncio.run(main())\n"
     )
     result = subprocess.run(
