@@ -90,8 +90,5 @@ SET currency = COALESCE(c.currency, guest.currency),
     updated_at = now()
 FROM guest WHERE c.id = $2;
 
--- name: mark_converted
-UPDATE carts SET status = 'converted', updated_at = now() WHERE id = $1;
-
 -- name: purge_expired_guest_carts
 DELETE FROM carts WHERE user_id IS NULL AND expires_at < now() - interval '1 day';

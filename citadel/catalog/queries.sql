@@ -219,18 +219,9 @@ SELECT count(*) FROM product_variants WHERE product_id = $1 AND status = 'active
 
 -- name: sellable_variants
 -- Variants as carts price them, whatever their status (the caller decides what is sellable).
-SELECT v.id AS variant_id, v.product_id, v.vendor_id, v.sku,
-       CASE WHEN v.option_values = '{}'::jsonb THEN p.name ELSE p.name || ' (' || v.name || ')' END AS name,
-       p.slug AS product_slug, p.images -> 0 ->> 'url' AS image_url,
-       (p.status = 'active' AND v.status = 'active' AND ven.status = 'active') AS sellable,
-       p.currency, p.price_amount AS base_amount, v.price_amount AS own_amount,
-       v.price_adjustment AS adjustment, COALESCE(v.weight_grams, p.weight_grams, 0) AS weight_grams,
-       p.tax_category, COALESCE(c.path, '{}') AS category_path
-FROM product_variants v
-JOIN products p ON p.id = v.product_id
-JOIN vendors ven ON ven.id = v.vendor_id
-LEFT JOIN categories c ON c.id = p.category_id
-WHERE v.id = ANY($1::uuid[]);
+SELECT variant_id, product_id, vendor_id, sku, name, product_slug, image_url, sellable, currency,
+       base_amount, own_amount, adjustment, weight_grams, tax_category, category_path
+FROM sellable_variants WHERE variant_id = ANY($1::uuid[]);
 
 -- name: listing_scopes
 -- The cache scopes of list and search pages these products reach: their vendors, their

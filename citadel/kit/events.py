@@ -116,6 +116,43 @@ async def emit_many(conn: Connection, events: list[tuple[Event, uuid.UUID | str]
     return ids
 
 
+class OutboxRows(msgspec.Struct, frozen=True):
+    """Events about aggregates made in the caller's transaction, as the columns of their outbox
+    rows and of their aggregates' ``event_sequences`` rows, for a statement of the caller's that
+    writes them beside its own rows (see ``new_aggregate_events``)."""
+
+    ids: list[uuid.UUID]
+    types: list[str]
+    aggregates: list[str]
+    sequences: list[int]
+    data: list[Event]
+    sequence_aggregates: list[str]
+    last_sequences: list[int]
+
+
+def new_aggregate_events(conn: Connection, events: list[tuple[Event, uuid.UUID]]) -> OutboxRows:
+    """The outbox rows of (event, aggregate id) pairs whose aggregates are new in this transaction:
+    each aggregate's events are numbered 1, 2, ... in the order given, and its sequence row is
+    inserted, not updated (an aggregate that already had events fails the insert on the sequence
+    table's key, so nothing is numbered twice). The relay is woken once the transaction commits."""
+    conn.wake_relay_after_commit()
+    counts: dict[str, int] = {}
+    sequences = []
+    for _, aggregate in events:
+        key = str(aggregate)
+        counts[key] = counts.get(key, 0) + 1
+        sequences.append(counts[key])
+    return OutboxRows(
+        ids=[uuid7() for _ in events],
+        types=[EVENT_NAMES[type(event)] for event, _ in events],
+        aggregates=[str(aggregate) for _, aggregate in events],
+        sequences=sequences,
+        data=[event for event, _ in events],
+        sequence_aggregates=list(counts),
+        last_sequences=list(counts.values()),
+    )
+
+
 def subject_of(settings: Settings, event_type: str) -> str:
     return settings.subject(f"citadel.{event_type}")
 

@@ -7,7 +7,9 @@ transaction ``claim`` first takes a transaction-scoped advisory lock on the key 
 - another request holds it (a concurrent duplicate): 409 ``idempotency_key_in_use``;
 - the key already answered, with the same fingerprint: that answer is replayed;
 - with another fingerprint: 422 ``idempotency_key_reused``;
-- otherwise the request runs and ``record`` stores its answer before the commit.
+- otherwise the request runs and writes its answer to ``idempotency_keys`` (scope, route, key,
+  fingerprint, status code, body; replacing an expired row of the key) in its own writing
+  statement, before the commit: checkout writes it in the one statement that places the order.
 
 Only successful answers are stored: a request refused for a reason that may pass (stock, a
 changed price) can be retried under the same key. Keys live ``CITADEL_IDEMPOTENCY_TTL_H`` hours.
@@ -85,12 +87,6 @@ async def claim(
             "This key was first used with another request body; use a new key for a new request."
         )
     return StoredAnswer(status_code=row["status_code"], body=bytes(row["body"]))
-
-
-async def record(
-    conn: Connection, scope: str, route: str, key: str, print_: bytes, status_code: int, body: bytes
-) -> None:
-    await conn.execute(Q.record_idempotency_key, scope, route, key, print_, status_code, body)
 
 
 async def purge(conn: Connection, ttl_h: int) -> None:

@@ -104,14 +104,6 @@ FROM (SELECT pg_try_advisory_xact_lock(hashtextextended($1 || chr(31) || $2 || c
 LEFT JOIN idempotency_keys k
        ON k.scope = $1 AND k.route = $2 AND k.key = $3 AND k.created_at > now() - make_interval(hours => $4);
 
--- name: record_idempotency_key
--- The first answer under a key (replacing an expired one: the key's lock is held).
-INSERT INTO idempotency_keys (scope, route, key, fingerprint, status_code, body)
-VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (scope, route, key) DO UPDATE
-SET fingerprint = EXCLUDED.fingerprint, status_code = EXCLUDED.status_code, body = EXCLUDED.body,
-    created_at = now();
-
 -- name: purge_idempotency_keys
 DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1);
 

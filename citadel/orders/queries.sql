@@ -1,36 +1,5 @@
 -- Orders, their lines, fulfilments and history.
 
--- name: place_order
--- The order ($1..$19), one fulfilment per vendor ($20 ids, $21 vendors), its lines ($22..$36) and
--- its first history entry, in one statement. Returns the order's number.
-WITH o AS (
-    INSERT INTO orders (id, number, user_id, email, cart_id, status, currency, subtotal_amount,
-                        discount_amount, tax_amount, shipping_amount, shipping_tax_amount, total_amount,
-                        prices_include_tax, coupon_code, shipping_method_id, shipping_method_name,
-                        shipping_address, payment_provider, holds_expire_at, placed_at, updated_at)
-    VALUES ($1, 'CIT-' || nextval('order_numbers'), $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11,
-            $12, $13, $14, $15, $16, $17, $18, $19, $19)
-    RETURNING id, number
-), f AS (
-    INSERT INTO fulfilments (id, order_id, vendor_id, created_at, updated_at)
-    SELECT f.id, $1, f.vendor_id, $19, $19 FROM unnest($20::uuid[], $21::uuid[]) AS f (id, vendor_id)
-), l AS (
-    INSERT INTO order_lines (id, order_id, fulfilment_id, position, product_id, variant_id, vendor_id,
-                             sku, name, quantity, unit_price_amount, subtotal_amount, discount_amount,
-                             tax_amount, total_amount, tax_rate_ppm)
-    SELECT l.id, $1, l.fulfilment_id, l.position, l.product_id, l.variant_id, l.vendor_id, l.sku, l.name,
-           l.quantity, l.unit_price, l.subtotal, l.discount, l.tax, l.total, l.rate
-    FROM unnest($22::uuid[], $23::uuid[], $24::int[], $25::uuid[], $26::uuid[], $27::uuid[], $28::text[],
-                $29::text[], $30::int[], $31::bigint[], $32::bigint[], $33::bigint[], $34::bigint[],
-                $35::bigint[], $36::int[])
-         AS l (id, fulfilment_id, position, product_id, variant_id, vendor_id, sku, name, quantity,
-               unit_price, subtotal, discount, tax, total, rate)
-), h AS (
-    INSERT INTO order_history (order_id, from_status, to_status, reason, actor_id, created_at)
-    VALUES ($1, NULL, 'pending', 'placed', $2, $19)
-)
-SELECT number FROM o;
-
 -- name: get_order
 SELECT id, number, user_id, email, cart_id, status, currency, subtotal_amount, discount_amount,
        tax_amount, shipping_amount, shipping_tax_amount, total_amount, refunded_amount,

@@ -1,11 +1,5 @@
 -- Payments and refunds.
 
--- name: insert_payment
-INSERT INTO payments (id, order_id, provider, amount, currency, method_details, provider_reference)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING id, order_id, provider, status, amount, currency, captured_amount, refunded_amount,
-          method_details, provider_reference, failure_code, created_at, updated_at;
-
 -- name: payment_of_order
 SELECT id, order_id, provider, status, amount, currency, captured_amount, refunded_amount,
        method_details, provider_reference, failure_code, created_at, updated_at

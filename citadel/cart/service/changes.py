@@ -251,9 +251,5 @@ async def update_details(
     return to_view(result)
 
 
-async def mark_converted(conn: Connection, cart_id: uuid.UUID) -> None:
-    await conn.execute(Q.mark_converted, cart_id)
-
-
 async def purge_expired(conn: Connection) -> None:
     await conn.execute(Q.purge_expired_guest_carts)

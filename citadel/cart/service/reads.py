@@ -135,16 +135,28 @@ def _destination(cart: CartRow) -> Destination | None:
     )
 
 
-async def priced(
-    conn: Connection, ctx: CartContext, cart: CartRow, shopper: Principal | None, *, stock: bool = True
-) -> PricedCart:
-    """Fetch everything the cart's lines and rules need, then price it in one calculation.
-    Without ``stock`` (checkout, which holds stock under lock itself) availability is not read
-    and no stock notice is made."""
+async def priced(conn: Connection, ctx: CartContext, cart: CartRow, shopper: Principal | None) -> PricedCart:
+    """Fetch everything the cart's lines and rules need, then price it in one calculation."""
     lines = from_rows(CartLineRow, await conn.fetch(Q.cart_lines, cart.id))
     ids = [line.variant_id for line in lines]
     variants = await catalog.sellable_variants(conn, ids) if ids else {}
-    available = await inventory.available(conn, ids) if ids and stock else {}
+    available = await inventory.available(conn, ids) if ids else {}
+    return await price(conn, ctx, cart, shopper, lines, variants, available)
+
+
+async def price(
+    conn: Connection,
+    ctx: CartContext,
+    cart: CartRow,
+    shopper: Principal | None,
+    lines: list[CartLineRow],
+    variants: dict[uuid.UUID, SellableVariant],
+    available: dict[uuid.UUID, int] | None,
+) -> PricedCart:
+    """Price the cart's ``lines`` (in their order) with their ``variants`` already read: the rules
+    they need beyond those (price lists, the entered coupon) are read here. With ``available``
+    None (checkout, which holds stock under lock itself) no stock notice is made."""
+    ids = [line.variant_id for line in lines]
     currency = cart.currency
     if currency is None and variants:
         currency = next(iter(variants.values())).currency
@@ -192,7 +204,7 @@ async def priced(
                     message="The price changed since this item was added.",
                 )
             )
-        if stock and available.get(variant_id, 0) < item.quantity:
+        if available is not None and available.get(variant_id, 0) < item.quantity:
             notices.append(
                 Notice(
                     code="insufficient_stock",
@@ -209,7 +221,7 @@ async def priced(
             )
         )  # fmt: skip
     return PricedCart(
-        cart=cart, lines=lines, variants=variants, basket=basket, available=available, coupon=coupon,
+        cart=cart, lines=lines, variants=variants, basket=basket, available=available or {}, coupon=coupon,
         priced=result, notices=notices,
     )  # fmt: skip
 

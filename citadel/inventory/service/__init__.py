@@ -1,7 +1,16 @@
 """Inventory: warehouses, the one stock counter per variant and warehouse with its ledger, the
 holds orders take on it, and transfers between warehouses."""
 
-from citadel.inventory.service.holds import InsufficientStock, allocate, release, reserve, restock, shortages
+from citadel.inventory.service.holds import (
+    HoldPart,
+    InsufficientStock,
+    allocate,
+    announce_holds,
+    plan_holds,
+    release,
+    restock,
+    shortages,
+)
 from citadel.inventory.service.stock import (
     StockReserved,
     VariantNotFound,
@@ -32,6 +41,7 @@ from citadel.inventory.service.warehouses import (
 )
 
 __all__ = [
+    "HoldPart",
     "InsufficientStock",
     "InvalidTransferTransition",
     "StockReserved",
@@ -42,6 +52,7 @@ __all__ = [
     "adjust_stock",
     "advance_transfer",
     "allocate",
+    "announce_holds",
     "availability_of_products",
     "available",
     "available_by_variant",
@@ -52,9 +63,9 @@ __all__ = [
     "list_transfers",
     "list_warehouses",
     "lock_levels",
+    "plan_holds",
     "refresh_product_in_stock",
     "release",
-    "reserve",
     "restock",
     "set_stock",
     "shortages",

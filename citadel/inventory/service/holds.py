@@ -1,10 +1,11 @@
 """Holds: stock promised to orders, taken at checkout and settled by payment or cancellation.
 
-- ``reserve`` locks every stock row of the order's variants in primary-key order, lets the
-  allocation kernel choose warehouses (one that ships the whole order, else by priority, then
-  most stock), and reserves: a conditional update, a hold per line and warehouse with its
-  expiry, and a ledger row each. Not enough stock anywhere is 409 ``insufficient_stock``,
-  naming each short variant and what it offers.
+- ``plan_holds`` takes the order's stock rows, locked in primary-key order (``lock_levels``),
+  and lets the allocation kernel choose warehouses (one that ships the whole order, else by
+  priority, then most stock). Not enough stock anywhere is 409 ``insufficient_stock``, naming
+  each short variant and what it offers. Checkout writes the plan in its one placing statement
+  (a conditional update per stock row, a hold per line and warehouse with its expiry, and a
+  ledger row each), then ``announce_holds`` says what the holds changed.
 - ``release`` gives held units back (cancelled or expired before payment); ``allocate`` turns
   holds into allocations when the payment is captured (the units leave on hand and reserved
   together); ``restock`` puts allocated units back on the shelf (a refund that restocks, or a
@@ -13,7 +14,7 @@
 
 import uuid
 from array import array
-from datetime import datetime
+from typing import NamedTuple
 
 from citadel._fast import inventory as allocation
 from citadel._fast.common import MAX_QUANTITY
@@ -56,8 +57,18 @@ def shortages(requests: list[HoldRequest], offered: dict[uuid.UUID, int]) -> lis
     ]
 
 
-def _allocate(requests: list[HoldRequest], levels: Levels) -> list[tuple[HoldRequest, uuid.UUID, int]]:
-    """(request, warehouse, units) for every part of the allocation the kernel chose."""
+class HoldPart(NamedTuple):
+    """Part of a line's need held in one warehouse."""
+
+    line_id: uuid.UUID
+    variant_id: uuid.UUID
+    warehouse_id: uuid.UUID
+    quantity: int
+
+
+def plan_holds(requests: list[HoldRequest], levels: Levels) -> list[HoldPart]:
+    """Where each request's units are held, as the kernel chose from the locked ``levels``; not
+    enough anywhere raises InsufficientStock."""
     warehouses = sorted({lv.warehouse_id for lv in levels.values() if lv.is_active})
     priority = {lv.warehouse_id: lv.priority for lv in levels.values()}
     n = len(requests)
@@ -73,32 +84,17 @@ def _allocate(requests: list[HoldRequest], levels: Levels) -> list[tuple[HoldReq
     if not complete:
         raise InsufficientStock(shortages(requests, available_by_variant(levels)))
     return [
-        (request, warehouse_id, chosen[w * n + i])
+        HoldPart(request.line_id, request.variant_id, warehouse_id, chosen[w * n + i])
         for w, warehouse_id in enumerate(warehouses)
         for i, request in enumerate(requests)
         if chosen[w * n + i] > 0
     ]
 
 
-async def reserve(
-    conn: Connection, order_id: uuid.UUID, requests: list[HoldRequest], expires_at: datetime
-) -> None:
-    """Hold stock for every request in one go, or raise InsufficientStock and hold nothing."""
-    levels = await lock_levels(conn, [r.variant_id for r in requests])
-    parts = _allocate(requests, levels)
-    taken = await conn.fetchval(
-        Q.reserve_stock,
-        [r.variant_id for r, _, _ in parts],
-        [w for _, w, _ in parts],
-        [units for _, _, units in parts],
-        [r.line_id for r, _, _ in parts],
-        order_id,
-        expires_at,
-    )
-    if taken != len(parts):  # cannot happen under the locks; never let it pass silently
-        raise RuntimeError(f"reserved {taken} of {len(parts)} stock rows under lock")
+async def announce_holds(conn: Connection, levels: Levels, parts: list[HoldPart]) -> None:
+    """What the written holds changed: stock flipping out of stock, low-stock warnings."""
     await announce(
-        conn, levels, [Change(r.variant_id, w, 0, units) for r, w, units in parts], drop_pages=False
+        conn, levels, [Change(p.variant_id, p.warehouse_id, 0, p.quantity) for p in parts], drop_pages=False
     )
 
 

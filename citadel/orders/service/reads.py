@@ -1,4 +1,5 @@
-"""Placing an order's rows, and reading orders: one order whole, lists for customers and admins."""
+"""What placing an order needs of its rows (number, fulfilments, the answer), and reading orders:
+one order whole, lists for customers and admins."""
 
 import uuid
 
@@ -36,33 +37,24 @@ class OrderNotFound(NotFound):
     title = "Order not found"
 
 
-async def insert(conn: Connection, draft: OrderDraft) -> str:
-    """Write the order, its fulfilments (one per vendor), lines and first history entry; returns
-    its number."""
+NUMBER_PREFIX = "CIT-"
+
+
+def order_number(seq: int) -> str:
+    """The human-friendly number of the order drawn ``seq`` from the ``order_numbers`` sequence."""
+    return f"{NUMBER_PREFIX}{seq}"
+
+
+def fulfilment_ids(draft: OrderDraft) -> dict[uuid.UUID, uuid.UUID]:
+    """One fulfilment per vendor of the order, by vendor (in vendor order), each with an id
+    derived from the order's."""
     vendors = sorted({line.vendor_id for line in draft.lines})
-    fulfilment_of = {vendor: uuid.uuid5(draft.id, str(vendor)) for vendor in vendors}
-    lines = draft.lines
-    number: str = await conn.fetchval(
-        Q.place_order,
-        draft.id, draft.user_id, draft.email, draft.cart_id, draft.currency, draft.subtotal, draft.discount,
-        draft.tax, draft.shipping, draft.shipping_tax, draft.total, draft.prices_include_tax,
-        draft.coupon_code, draft.shipping_method_id, draft.shipping_method_name, draft.shipping_address,
-        draft.payment_provider, draft.holds_expire_at, draft.placed_at,
-        [fulfilment_of[v] for v in vendors], vendors,
-        [line.id for line in lines], [fulfilment_of[line.vendor_id] for line in lines],
-        list(range(1, len(lines) + 1)), [line.product_id for line in lines],
-        [line.variant_id for line in lines], [line.vendor_id for line in lines], [line.sku for line in lines],
-        [line.name for line in lines], [line.quantity for line in lines], [line.unit_price for line in lines],
-        [line.subtotal for line in lines], [line.discount for line in lines], [line.tax for line in lines],
-        [line.total for line in lines], [line.tax_rate_ppm for line in lines],
-    )  # fmt: skip
-    return number
+    return {vendor: uuid.uuid5(draft.id, str(vendor)) for vendor in vendors}
 
 
 def placed_view(draft: OrderDraft, number: str, payment: PaymentRow) -> Order:
     """The order as its checkout answers it, from what was just written (no read back)."""
-    vendors = sorted({line.vendor_id for line in draft.lines})
-    fulfilment_of = {vendor: uuid.uuid5(draft.id, str(vendor)) for vendor in vendors}
+    fulfilment_of = fulfilment_ids(draft)
     return Order(
         id=draft.id, number=number, status="pending", email=draft.email,
         totals=OrderTotals(
@@ -85,7 +77,7 @@ def placed_view(draft: OrderDraft, number: str, payment: PaymentRow) -> Order:
                 id=fulfilment_of[v], vendor_id=v, status="pending", carrier=None, tracking_number=None,
                 shipped_at=None, delivered_at=None,
             )
-            for v in vendors
+            for v in fulfilment_of
         ],
         payment=Payment.of(payment), refunds=[],
         history=[HistoryEntry(from_status=None, to_status="pending", reason="placed", at=draft.placed_at)],

@@ -7,6 +7,7 @@ change means for its order.
 """
 
 import uuid
+from datetime import datetime
 from typing import Any, TypeVar
 
 import msgspec
@@ -27,6 +28,7 @@ from citadel.payments.models import (
     PaymentRow,
     PaymentStatus,
     PaymentVoided,
+    ProviderName,
     RefundRow,
 )
 from citadel.payments.service.providers import PROVIDERS, TEST_CARDS, PaymentProvider, ProviderAnswer
@@ -69,26 +71,23 @@ def prepare(data: PaymentInput) -> dict[str, str]:
     return PROVIDERS[data.provider].prepare(data)
 
 
-async def create(
-    conn: Connection,
+def new_payment(
     order_id: uuid.UUID,
-    provider_name: str,
+    provider_name: ProviderName,
     amount: int,
     currency: str,
     details: dict[str, str],
+    now: datetime,
 ) -> PaymentRow:
+    """The pending payment of a new order, as its placing statement writes it (the checkout writes
+    the order and its payment in one statement)."""
     payment_id = uuid7()
-    row = await conn.fetchrow(
-        Q.insert_payment,
-        payment_id,
-        order_id,
-        provider_name,
-        amount,
-        currency,
-        details,
-        f"{provider_name}_{payment_id.hex}",
-    )
-    return from_row(PaymentRow, row)
+    return PaymentRow(
+        id=payment_id, order_id=order_id, provider=provider_name, status="pending",
+        amount=amount, currency=currency, captured_amount=0, refunded_amount=0, method_details=details,
+        provider_reference=f"{provider_name}_{payment_id.hex}", failure_code=None, created_at=now,
+        updated_at=now,
+    )  # fmt: skip
 
 
 E = TypeVar("E", bound=PaymentEvent)
@@ -237,9 +236,9 @@ __all__ = [
     "apply_answer",
     "capture",
     "confirm_action",
-    "create",
     "get",
     "lock",
+    "new_payment",
     "of_order",
     "of_orders",
     "pending_event",
