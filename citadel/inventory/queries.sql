@@ -95,25 +95,27 @@ FOR UPDATE OF s;
 SELECT id, line_id, variant_id, warehouse_id, quantity, returned, status, expires_at
 FROM stock_holds WHERE order_id = $1 ORDER BY variant_id, warehouse_id, id;
 
--- name: lock_stock_held_by_order
--- The stock rows order $1 has holds of status $2 on, locked in primary-key order (the order every
--- writer of stock locks in).
+-- name: lock_stock_held_by_orders
+-- The stock rows orders $1 have holds of status $2 on, locked in primary-key order (the order
+-- every writer of stock locks in).
 SELECT s.variant_id, s.warehouse_id
 FROM stock s
 WHERE (s.variant_id, s.warehouse_id) IN (SELECT variant_id, warehouse_id FROM stock_holds
-                                         WHERE order_id = $1 AND status = $2)
+                                         WHERE order_id = ANY($1::uuid[]) AND status = $2)
 ORDER BY s.variant_id, s.warehouse_id
 FOR UPDATE OF s;
 
 -- name: settle_holds
--- Holds of order $1 in status $2 become status $3; per (variant, warehouse), on hand changes by
--- $4 × the held quantity and reserved by $5 × it, with a ledger row of reason $6.
+-- Holds of orders $1 in status $2 become status $3; per (variant, warehouse), on hand changes by
+-- $4 × the held quantity and reserved by $5 × it, with a ledger row of reason $6 per order.
 WITH settled AS (
     UPDATE stock_holds SET status = $3, updated_at = now()
-    WHERE order_id = $1 AND status = $2
-    RETURNING variant_id, warehouse_id, quantity
+    WHERE order_id = ANY($1::uuid[]) AND status = $2
+    RETURNING order_id, variant_id, warehouse_id, quantity
+), by_order AS (
+    SELECT order_id, variant_id, warehouse_id, sum(quantity)::int AS quantity FROM settled GROUP BY 1, 2, 3
 ), summed AS (
-    SELECT variant_id, warehouse_id, sum(quantity)::int AS quantity FROM settled GROUP BY 1, 2
+    SELECT variant_id, warehouse_id, sum(quantity)::int AS quantity FROM by_order GROUP BY 1, 2
 ), changed AS (
     UPDATE stock s
     SET on_hand = s.on_hand + $4 * m.quantity, reserved = s.reserved + $5 * m.quantity, updated_at = now()
@@ -121,7 +123,8 @@ WITH settled AS (
     RETURNING s.variant_id
 ), ledger AS (
     INSERT INTO stock_movements (variant_id, warehouse_id, on_hand_delta, reserved_delta, reason, reference)
-    SELECT variant_id, warehouse_id, $4 * quantity, $5 * quantity, $6, $1::text FROM summed
+    SELECT variant_id, warehouse_id, $4 * quantity, $5 * quantity, $6, order_id::text FROM by_order
+    ORDER BY order_id, variant_id, warehouse_id
 )
 SELECT variant_id, warehouse_id, quantity FROM summed;
 

@@ -62,7 +62,10 @@ class Consumer(msgspec.Struct, frozen=True):
 
     A batch handler gets every new event of the types in ``batch_types`` that one fetch brought
     (up to ``CITADEL_CONSUMER_BATCH_SIZE``), in one transaction: for work that is cheaper done
-    together, like writing search documents with one bulk request.
+    together, like writing search documents with one bulk request, or answering a fetch of
+    payments with a few statements. When that transaction fails, a consumer that also has a
+    handler for the batch's types handles each event again in a transaction of its own (so a bad
+    event is retried and parked alone); one without is retried as a whole.
     """
 
     name: str  # durable name, unique per consumer
@@ -276,7 +279,7 @@ class ConsumerRunner:
         if not batch:
             return
         try:
-            async with self.db.transaction() as conn:
+            async with self.db.transaction(generic_plans=True) as conn:
                 unseen = await self._fresh(conn, consumer, [envelope for _, envelope, _ in batch])
                 fresh = []
                 for _, envelope, data in batch:
@@ -285,7 +288,14 @@ class ConsumerRunner:
                         fresh.append((data, envelope))
                 if fresh:
                     await consumer.batch_handler(conn, fresh)
-        except Exception as exc:  # noqa: BLE001 - the whole batch is retried, then parked
+        except Exception as exc:  # noqa: BLE001 - retried event by event, or as a whole, then parked
+            if len(batch) > 1 and all(envelope.type in consumer.handlers for _, envelope, _ in batch):
+                logger.warning(
+                    "consumer %s handles a batch of %d one at a time: %r", consumer.name, len(batch), exc
+                )
+                for message, envelope, data in batch:
+                    await self._handle(consumer, message, envelope, consumer.handlers[envelope.type], data)
+                return
             for message, envelope, _ in batch:
                 await self._retry_or_park(consumer, message, envelope, exc)
             return

@@ -14,13 +14,15 @@ SELECT id, number, user_id, email, cart_id, status, currency, subtotal_amount, d
        payment_provider, holds_expire_at, cancel_reason, placed_at, paid_at, cancelled_at, updated_at
 FROM orders WHERE id = $1 FOR UPDATE;
 
--- name: lock_order_of_payment
--- The order payment $1 pays for, locked (NULL: no such payment).
+-- name: lock_orders_of_payments
+-- The orders payments $1 pay for, locked in primary-key order.
 SELECT id, number, user_id, email, cart_id, status, currency, subtotal_amount, discount_amount,
        tax_amount, shipping_amount, shipping_tax_amount, total_amount, refunded_amount,
        prices_include_tax, coupon_code, shipping_method_id, shipping_method_name, shipping_address,
        payment_provider, holds_expire_at, cancel_reason, placed_at, paid_at, cancelled_at, updated_at
-FROM orders WHERE id = (SELECT order_id FROM payments WHERE id = $1) FOR UPDATE;
+FROM orders WHERE id IN (SELECT order_id FROM payments WHERE id = ANY($1::uuid[]))
+ORDER BY id
+FOR UPDATE;
 
 -- name: order_by_number_and_email
 SELECT id FROM orders WHERE number = upper($1) AND lower(email) = lower($2);
@@ -40,11 +42,12 @@ FROM fulfilments WHERE order_id = $1 ORDER BY vendor_id;
 SELECT from_status, to_status, reason, actor_id, created_at
 FROM order_history WHERE order_id = $1 ORDER BY id;
 
--- name: set_order_status
--- A transition: the new status ($2), its history entry (reason $3, actor $4) and its dates.
+-- name: set_orders_status
+-- A transition of orders $1: the new status ($2), each one's history entry (reason $3, actor $4)
+-- and its dates.
 WITH h AS (
     INSERT INTO order_history (order_id, from_status, to_status, reason, actor_id)
-    SELECT id, status, $2, $3, $4 FROM orders WHERE id = $1
+    SELECT id, status, $2, $3, $4 FROM orders WHERE id = ANY($1::uuid[]) ORDER BY id
 )
 UPDATE orders
 SET status = $2, updated_at = now(),
@@ -52,7 +55,7 @@ SET status = $2, updated_at = now(),
     cancelled_at = CASE WHEN $2 = 'cancelled' THEN now() ELSE cancelled_at END,
     cancel_reason = CASE WHEN $2 = 'cancelled' THEN $3 ELSE cancel_reason END,
     holds_expire_at = CASE WHEN $2 = 'pending' THEN holds_expire_at END
-WHERE id = $1;
+WHERE id = ANY($1::uuid[]);
 
 -- name: add_refunded
 UPDATE orders SET refunded_amount = refunded_amount + $2, updated_at = now() WHERE id = $1;

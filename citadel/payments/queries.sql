@@ -20,12 +20,23 @@ SELECT id, order_id, provider, status, amount, currency, captured_amount, refund
        method_details, provider_reference, failure_code, created_at, updated_at
 FROM payments WHERE id = $1;
 
--- name: update_payment
-UPDATE payments
-SET status = $2, captured_amount = $3, refunded_amount = $4, failure_code = $5, updated_at = now()
-WHERE id = $1
-RETURNING id, order_id, provider, status, amount, currency, captured_amount, refunded_amount,
-          method_details, provider_reference, failure_code, created_at, updated_at;
+-- name: update_payments
+-- Payments ($1) move to status $2, each with its captured ($3) and refunded ($4) amounts and its
+-- failure code ($5).
+UPDATE payments p
+SET status = $2, captured_amount = u.captured, refunded_amount = u.refunded, failure_code = u.failure,
+    updated_at = now()
+FROM unnest($1::uuid[], $3::bigint[], $4::bigint[], $5::text[]) AS u (id, captured, refunded, failure)
+WHERE p.id = u.id
+RETURNING p.id, p.order_id, p.provider, p.status, p.amount, p.currency, p.captured_amount,
+          p.refunded_amount, p.method_details, p.provider_reference, p.failure_code, p.created_at,
+          p.updated_at;
+
+-- name: lock_payments
+-- Payments ($1), locked in primary-key order.
+SELECT id, order_id, provider, status, amount, currency, captured_amount, refunded_amount,
+       method_details, provider_reference, failure_code, created_at, updated_at
+FROM payments WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE;
 
 -- name: insert_refund
 INSERT INTO refunds (id, payment_id, order_id, amount, restock, reason, lines, actor_id)

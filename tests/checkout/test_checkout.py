@@ -5,11 +5,14 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from citadel.orders import service as orders_service
+from citadel.payments.service import TEST_CARDS
 from citadel.worker import Worker
 from tests.fixtures.app import AppClient, eventually
 from tests.fixtures.commerce import (
     ACTION_CARD,
     DECLINED_CARD,
+    TEST_CARD,
     add,
     checkout,
     customer,
@@ -263,6 +266,66 @@ async def test_a_card_that_asks_for_confirmation(client: AppClient, worker: Work
     assert done["status"] == "paid"
     again = await client.post(f"/api/v1/payments/{order['payment']['id']}/confirm", headers=shopper.headers)
     assert (again.status_code, again.json()["code"]) == (409, "invalid_transition")
+
+
+async def test_a_fetch_of_payments_is_answered_together(client: AppClient) -> None:
+    """What the payment consumer does with a fetch: the captured payments are applied together,
+    a declined card and one asking for confirmation take their own paths in the same
+    transaction, and a payment asked about twice is answered once."""
+    shop = await open_shop(client)
+    _, variant = await stocked_product(client, shop, stock=(10, 10))
+    cards = [TEST_CARD, TEST_CARD, TEST_CARD, DECLINED_CARD, ACTION_CARD]
+    placed = []
+    for _ in cards:  # placed as manual payments, which no worker answers, then made card payments
+        shopper, cart = await ready_cart(client, shop, [(variant, 2)])
+        response = await checkout(client, shopper, cart["totals"]["totalAmount"], provider="manual")
+        assert response.status_code == 201, response.text
+        placed.append(response.json())
+    ids = [uuid.UUID(order["payment"]["id"]) for order in placed]
+    async with client.runtime.db.transaction() as conn:
+        for payment_id, card in zip(ids, cards, strict=True):
+            details = {"brand": "test", "last4": card[-4:], "outcome": TEST_CARDS[card]}
+            await conn.execute(
+                "UPDATE payments SET provider = 'test', method_details = $2 WHERE id = $1",
+                payment_id,
+                details,
+            )
+    async with client.runtime.db.transaction(generic_plans=True) as conn:
+        await orders_service.process_payments(conn, [*ids, ids[0]])
+    found = [await _order(client, {}, order) for order in placed]
+    assert [(o["status"], o["payment"]["status"]) for o in found] == [
+        ("paid", "captured"), ("paid", "captured"), ("paid", "captured"), ("cancelled", "failed"),
+        ("pending", "requires_action"),
+    ]  # fmt: skip
+    assert all([h["toStatus"] for h in o["history"]] == ["pending", "paid"] for o in found[:3])
+    assert found[3]["cancelReason"] == "payment failed: card_declined"
+    stock = await _stock(client, variant)
+    assert sum(on_hand for on_hand, _ in stock) == 20 - 6  # three orders of 2 sold, one released
+    assert sum(reserved for _, reserved in stock) == 2  # the order waiting for confirmation
+    async with client.runtime.db.connection() as conn:
+        events = await conn.fetch(
+            "SELECT aggregate_id, event_type, aggregate_sequence FROM outbox"
+            " WHERE aggregate_id = ANY($1::text[]) ORDER BY aggregate_id, aggregate_sequence",
+            [str(x) for x in ids] + [order["id"] for order in placed],
+        )
+        sold = await conn.fetch(
+            "SELECT reference, sum(on_hand_delta) AS units FROM stock_movements"
+            " WHERE reason = 'sold' AND variant_id = $1 GROUP BY reference",
+            uuid.UUID(variant),
+        )
+    by_aggregate: dict[str, list[tuple[str, int]]] = {}
+    for row in events:
+        by_aggregate.setdefault(row["aggregate_id"], []).append(
+            (row["event_type"], row["aggregate_sequence"])
+        )
+    for order, payment_id in zip(placed[:3], ids[:3], strict=True):
+        assert by_aggregate[order["id"]] == [
+            ("orders.placed", 1), ("inventory.reserved", 2), ("orders.status_changed", 3), ("orders.paid", 4),
+        ]  # fmt: skip
+        assert by_aggregate[str(payment_id)] == [("payments.pending", 1), ("payments.captured", 2)]
+    assert by_aggregate[str(ids[3])] == [("payments.pending", 1), ("payments.failed", 2)]
+    assert by_aggregate[str(ids[4])] == [("payments.pending", 1), ("payments.action_required", 2)]
+    assert {r["reference"]: r["units"] for r in sold} == {order["id"]: -2 for order in placed[:3]}
 
 
 async def test_a_manual_payment_waits_for_an_admin(client: AppClient, worker: Worker) -> None:

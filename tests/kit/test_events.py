@@ -473,6 +473,47 @@ async def test_a_batch_consumer_handles_each_fetch_at_once_and_each_event_once(
     assert sum(batches[1:]) >= 30  # the failed batch came back whole
 
 
+async def test_a_failing_batch_is_handled_again_event_by_event_when_a_handler_can(
+    servers: Servers, fresh_database_url: str, db: Database
+) -> None:
+    settings = isolated_settings(servers, fresh_database_url, consumer_batch_size=50)
+    ids = await _emit(db, 12)
+    bad = ids[5]
+    batches: list[int] = []
+
+    async def handle_batch(conn: Connection, events: list[tuple[UserRoleChanged, Envelope]]) -> None:
+        batches.append(len(events))
+        if any(envelope.id == bad for _, envelope in events):
+            raise RuntimeError("a batch holding the bad event fails")
+        for _, envelope in events:
+            await conn.execute(
+                "INSERT INTO consumer_effects (event_id, sequence) VALUES ($1, 0)", envelope.id
+            )
+
+    async def handle_one(conn: Connection, event: UserRoleChanged, envelope: Envelope) -> None:
+        if envelope.id == bad:
+            raise RuntimeError("this event always fails")
+        await conn.execute("INSERT INTO consumer_effects (event_id, sequence) VALUES ($1, 1)", envelope.id)
+
+    consumer = Consumer(
+        name="test-batch-fallback", domain="users", handlers={"users.role_changed": handle_one},
+        batch_handler=handle_batch, batch_types=frozenset({"users.role_changed"}),
+    )  # fmt: skip
+
+    async def parked() -> list[asyncpg.Record]:
+        async with db.connection() as conn:
+            return await conn.fetch("SELECT * FROM parked_events WHERE consumer LIKE '%test-batch-fallback'")
+
+    async with running_worker(settings, consumers=[consumer]):
+        rows = await eventually(parked, timeout=30)
+        await eventually(lambda: _has_all(db, [i for i in ids if i != bad]), timeout=20)
+    assert [r["event_id"] for r in rows] == [bad]
+    effects = await _effects(db)
+    assert bad not in effects
+    assert all(effects[i] == 1 for i in ids if i != bad)  # the others once each, not held back
+    assert batches[0] > 1  # the fetch came as a batch first
+
+
 def _together_consumer(name: str, poison: set[uuid.UUID]) -> tuple[Consumer, list[tuple[str, int, int]]]:
     """A ``together`` consumer recording (aggregate, sequence, transaction id) per event it
     handles, failing every time on the events in ``poison``."""

@@ -100,7 +100,7 @@ async def announce_holds(conn: Connection, levels: Levels, parts: list[HoldPart]
 
 async def _settle(
     conn: Connection,
-    order_id: uuid.UUID,
+    order_ids: list[uuid.UUID],
     *,
     status_from: str,
     status_to: str,
@@ -109,19 +109,24 @@ async def _settle(
     reason: str,
     levels: bool = True,
 ) -> tuple[Levels, list[tuple[uuid.UUID, uuid.UUID, int]]]:
-    """Holds of ``status_from`` become ``status_to``, their stock rows moved by the factors; with
-    ``levels`` false, what the rows held before is not read (the caller announces nothing)."""
+    """The orders' holds of ``status_from`` become ``status_to``, their stock rows moved by the
+    factors; with ``levels`` false, what the rows held before is not read (the caller announces
+    nothing)."""
     if levels:
-        holds = await conn.fetch(Q.order_holds, order_id)
-        variants = [h["variant_id"] for h in holds if h["status"] == status_from]
+        variants = [
+            h["variant_id"]
+            for order_id in order_ids
+            for h in await conn.fetch(Q.order_holds, order_id)
+            if h["status"] == status_from
+        ]
         if not variants:
             return {}, []
         locked = await lock_levels(conn, variants)
     else:
-        if not await conn.fetch(Q.lock_stock_held_by_order, order_id, status_from):
+        if not await conn.fetch(Q.lock_stock_held_by_orders, order_ids, status_from):
             return {}, []
         locked = {}
-    rows = await conn.fetch(Q.settle_holds, order_id, status_from, status_to, on_hand, reserved, reason)
+    rows = await conn.fetch(Q.settle_holds, order_ids, status_from, status_to, on_hand, reserved, reason)
     return locked, [(r["variant_id"], r["warehouse_id"], r["quantity"]) for r in rows]
 
 
@@ -136,7 +141,7 @@ def _lines(levels: Levels, moved: list[tuple[uuid.UUID, uuid.UUID, int]]) -> lis
 async def release(conn: Connection, order_id: uuid.UUID, reason: str) -> None:
     """Give back what the order holds (nothing once it is allocated)."""
     levels, moved = await _settle(
-        conn, order_id, status_from="held", status_to="released", on_hand=0, reserved=-1, reason="released"
+        conn, [order_id], status_from="held", status_to="released", on_hand=0, reserved=-1, reason="released"
     )
     if not moved:
         return
@@ -148,11 +153,12 @@ async def release(conn: Connection, order_id: uuid.UUID, reason: str) -> None:
     )
 
 
-async def allocate(conn: Connection, order_id: uuid.UUID) -> None:
-    """The order is paid: its held units leave the shelf (on hand and reserved fall together, so
-    what is available does not change and nothing is announced)."""
+async def allocate(conn: Connection, order_ids: list[uuid.UUID]) -> None:
+    """The orders are paid: their held units leave the shelf (on hand and reserved fall together,
+    so what is available does not change and nothing is announced). The stock rows of all of them
+    are locked at once, in primary-key order."""
     await _settle(
-        conn, order_id, status_from="held", status_to="allocated", on_hand=-1, reserved=-1, reason="sold",
+        conn, order_ids, status_from="held", status_to="allocated", on_hand=-1, reserved=-1, reason="sold",
         levels=False,
     )  # fmt: skip
 

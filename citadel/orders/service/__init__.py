@@ -23,6 +23,7 @@ from citadel.orders.service.transitions import (
     expire,
     next_expired,
     process_payment,
+    process_payments,
     refund,
 )
 from citadel.orders.service.vendor import vendor_fulfilment, vendor_fulfilments
@@ -47,6 +48,7 @@ __all__ = [
     "order_row",
     "placed_view",
     "process_payment",
+    "process_payments",
     "refund",
     "vendor_fulfilment",
     "vendor_fulfilments",

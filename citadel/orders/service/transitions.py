@@ -20,9 +20,10 @@ import msgspec
 from citadel._fast import money
 from citadel.auth.models import Principal
 from citadel.inventory import service as inventory
-from citadel.kit.db import Connection, from_row, load_queries
+from citadel.kit.db import Connection, from_rows, load_queries
 from citadel.kit.errors import Conflict, FieldError, NotFound, ValidationFailed
-from citadel.kit.events import emit
+from citadel.kit.events import emit_many
+from citadel.kit.structs import Event
 from citadel.orders.models import (
     Order,
     OrderCancelled,
@@ -85,62 +86,102 @@ class FulfilmentNotFound(NotFound):
     title = "Fulfilment not found"
 
 
+async def _transition_all(
+    conn: Connection, orders: list[OrderRow], status: OrderStatus, reason: str, actor_id: uuid.UUID | None
+) -> list[OrderRow]:
+    """The (locked) orders take the step to ``status`` together: one statement for their rows and
+    history, one for their events."""
+    for order in orders:
+        if status not in ALLOWED[order.status]:
+            raise InvalidTransition(f"A {order.status} order cannot become {status}.")
+    await conn.execute(Q.set_orders_status, [order.id for order in orders], status, reason, actor_id)
+    events: list[tuple[Event, uuid.UUID | str]] = []
+    for order in orders:
+        changed = OrderStatusChanged(
+            order_id=order.id, number=order.number, user_id=order.user_id, email=order.email,
+            from_status=order.status, to_status=status, reason=reason,
+        )  # fmt: skip
+        events.append((changed, order.id))
+        if status == "paid":
+            paid = OrderPaid(
+                order_id=order.id, number=order.number, user_id=order.user_id, currency=order.currency,
+                total_amount=order.total_amount,
+            )  # fmt: skip
+            events.append((paid, order.id))
+        elif status == "cancelled":
+            cancelled = OrderCancelled(
+                order_id=order.id,
+                number=order.number,
+                user_id=order.user_id,
+                email=order.email,
+                reason=reason,
+            )
+            events.append((cancelled, order.id))
+    await emit_many(conn, events)
+    return [msgspec.structs.replace(order, status=status) for order in orders]
+
+
 async def _transition(
     conn: Connection, order: OrderRow, status: OrderStatus, reason: str, actor_id: uuid.UUID | None
 ) -> OrderRow:
-    if status not in ALLOWED[order.status]:
-        raise InvalidTransition(f"A {order.status} order cannot become {status}.")
-    await conn.execute(Q.set_order_status, order.id, status, reason, actor_id)
-    await emit(
-        conn,
-        OrderStatusChanged(
-            order_id=order.id, number=order.number, user_id=order.user_id, email=order.email,
-            from_status=order.status, to_status=status, reason=reason,
-        ),
-        aggregate_id=order.id,
-    )  # fmt: skip
-    if status == "paid":
-        event = OrderPaid(
-            order_id=order.id, number=order.number, user_id=order.user_id, currency=order.currency,
-            total_amount=order.total_amount,
-        )  # fmt: skip
-        await emit(conn, event, aggregate_id=order.id)
-    elif status == "cancelled":
-        cancelled = OrderCancelled(
-            order_id=order.id, number=order.number, user_id=order.user_id, email=order.email, reason=reason
-        )
-        await emit(conn, cancelled, aggregate_id=order.id)
-    return msgspec.structs.replace(order, status=status)
+    [moved] = await _transition_all(conn, [order], status, reason, actor_id)
+    return moved
 
 
 # --- payment answers -----------------------------------------------------------------------------
 
 
+async def _paid(conn: Connection, orders: list[OrderRow]) -> None:
+    """Pending orders whose payments were captured: their holds become allocations and they are paid."""
+    await inventory.allocate(conn, [order.id for order in orders])
+    await _transition_all(conn, orders, "paid", "payment captured", None)
+
+
 async def _after_payment(conn: Connection, order: OrderRow, payment: PaymentRow) -> None:
     """What a payment's new state means for its (locked) order."""
     if payment.status == "captured" and order.status == "pending":
-        await inventory.allocate(conn, order.id)
-        await _transition(conn, order, "paid", "payment captured", None)
+        await _paid(conn, [order])
     elif payment.status == "failed" and order.status == "pending":
         await _cancel(conn, order, payment, f"payment failed: {payment.failure_code}", None)
 
 
+async def process_payments(conn: Connection, payment_ids: list[uuid.UUID]) -> None:
+    """Ask the provider about pending payments and apply its answers (the worker does this for
+    each fetch of ``payments.pending``; running it twice changes nothing: a payment no longer
+    pending is left as it is). Their orders are locked first, then the payments, each in
+    primary-key order. The common answer, captured, is applied to all of them together (the
+    payments, their orders' holds and statuses, their events: a few statements for the whole
+    fetch); any other answer, one payment at a time."""
+    payment_ids = list(dict.fromkeys(payment_ids))  # a payment asked about twice is answered once
+    if not payment_ids:
+        return
+    found = from_rows(OrderRow, await conn.fetch(Q.lock_orders_of_payments, payment_ids))
+    locked = await payments.lock_all(conn, payment_ids)
+    orders = {order.id: order for order in found}
+    captured: list[tuple[OrderRow, PaymentRow]] = []
+    for payment_id in payment_ids:
+        payment = locked.get(payment_id)
+        if payment is None:
+            raise payments.PaymentNotFound()
+        order = orders[payment.order_id]
+        if payment.status != "pending":
+            continue
+        if order.status != "pending":  # cancelled meanwhile (its holds expired): nothing to take
+            await payments.void(conn, payment)
+            continue
+        answer = await payments.provider(payment.provider).authorize(payment)
+        if answer.outcome == "captured":
+            captured.append((order, payment))
+        else:
+            await _after_payment(conn, order, await payments.apply_answer(conn, payment, answer))
+    if captured:
+        await payments.capture_all(conn, [payment for _, payment in captured])
+        await _paid(conn, [order for order, _ in captured])
+
+
 async def process_payment(conn: Connection, payment_id: uuid.UUID) -> None:
-    """Ask the provider about a pending payment and apply its answer (the worker does this for
-    ``payments.pending``; running it twice changes nothing)."""
-    found = await conn.fetchrow(Q.lock_order_of_payment, payment_id)  # the order first, as everywhere
-    if found is None:
-        raise payments.PaymentNotFound()
-    order = from_row(OrderRow, found)
-    payment = await payments.lock(conn, payment_id)
-    if payment.status != "pending":
-        return
-    if order.status != "pending":  # cancelled meanwhile (its holds expired): nothing to take
-        await payments.void(conn, payment)
-        return
-    answer = await payments.provider(payment.provider).authorize(payment)
-    payment = await payments.apply_answer(conn, payment, answer)
-    await _after_payment(conn, order, payment)
+    """``process_payments`` of one payment."""
+    await process_payments(conn, [payment_id])
 
 
 async def confirm_payment(conn: Connection, principal: Principal | None, payment_id: uuid.UUID) -> Order:

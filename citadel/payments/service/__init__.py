@@ -8,14 +8,15 @@ change means for its order.
 
 import uuid
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 
 from citadel.kit.db import Connection, from_row, from_rows, load_queries
 from citadel.kit.errors import Conflict, FieldError, NotFound, ValidationFailed
-from citadel.kit.events import emit
+from citadel.kit.events import emit, emit_many
 from citadel.kit.ids import uuid7
+from citadel.kit.structs import Event
 from citadel.payments.models import (
     PaymentActionRequired,
     PaymentAuthorized,
@@ -128,6 +129,50 @@ async def lock(conn: Connection, payment_id: uuid.UUID) -> PaymentRow:
     return from_row(PaymentRow, row)
 
 
+async def lock_all(conn: Connection, payment_ids: list[uuid.UUID]) -> dict[uuid.UUID, PaymentRow]:
+    """The payments found of ``payment_ids``, locked in primary-key order (after their orders)."""
+    return {p.id: p for p in from_rows(PaymentRow, await conn.fetch(Q.lock_payments, payment_ids))}
+
+
+class Move(NamedTuple):
+    """A payment's amounts and failure code once it moves."""
+
+    payment: PaymentRow
+    captured: int
+    refunded: int
+    failure_code: str | None
+
+
+_EVENTS: dict[str, type[PaymentEvent]] = {
+    "requires_action": PaymentActionRequired, "authorized": PaymentAuthorized, "captured": PaymentCaptured,
+    "voided": PaymentVoided, "pending": PaymentPending,
+}  # fmt: skip
+
+
+async def _move_all(conn: Connection, moves: list[Move], status: PaymentStatus) -> list[PaymentRow]:
+    """Move every payment to ``status`` in one statement, with their events in one more."""
+    for move in moves:
+        if status not in TRANSITIONS[move.payment.status]:
+            raise InvalidPaymentTransition(f"A {move.payment.status} payment cannot become {status}.")
+    rows = await conn.fetch(
+        Q.update_payments, [m.payment.id for m in moves], status, [m.captured for m in moves],
+        [m.refunded for m in moves], [m.failure_code for m in moves],
+    )  # fmt: skip
+    by_id = {row["id"]: from_row(PaymentRow, row) for row in rows}
+    moved = [by_id[m.payment.id] for m in moves]
+    events: list[tuple[Event, uuid.UUID | str]] = []
+    for payment in moved:
+        if status == "failed":
+            events.append(
+                (_event(PaymentFailed, payment, failure_code=payment.failure_code or "declined"), payment.id)
+            )
+        elif status in _EVENTS:
+            events.append((_event(_EVENTS[status], payment), payment.id))
+    if events:
+        await emit_many(conn, events)
+    return moved
+
+
 async def _move(
     conn: Connection,
     payment: PaymentRow,
@@ -137,26 +182,21 @@ async def _move(
     refunded: int | None = None,
     failure_code: str | None = None,
 ) -> PaymentRow:
-    if status not in TRANSITIONS[payment.status]:
-        raise InvalidPaymentTransition(f"A {payment.status} payment cannot become {status}.")
-    row = await conn.fetchrow(
-        Q.update_payment, payment.id, status,
+    move = Move(
+        payment,
         payment.captured_amount if captured is None else captured,
         payment.refunded_amount if refunded is None else refunded,
         failure_code if failure_code is not None else payment.failure_code,
-    )  # fmt: skip
-    moved = from_row(PaymentRow, row)
-    kinds: dict[str, type[PaymentEvent]] = {
-        "requires_action": PaymentActionRequired, "authorized": PaymentAuthorized,
-        "captured": PaymentCaptured, "voided": PaymentVoided, "pending": PaymentPending,
-    }  # fmt: skip
-    if status == "failed":
-        await emit(
-            conn, _event(PaymentFailed, moved, failure_code=failure_code or "declined"), aggregate_id=moved.id
-        )
-    elif status in kinds:
-        await emit(conn, _event(kinds[status], moved), aggregate_id=moved.id)
+    )
+    [moved] = await _move_all(conn, [move], status)
     return moved
+
+
+async def capture_all(conn: Connection, payments: list[PaymentRow]) -> list[PaymentRow]:
+    """Record payments the provider captured in full when it answered their authorization."""
+    return await _move_all(
+        conn, [Move(p, p.amount, p.refunded_amount, p.failure_code) for p in payments], "captured"
+    )
 
 
 async def apply_answer(conn: Connection, payment: PaymentRow, answer: ProviderAnswer) -> PaymentRow:
@@ -164,7 +204,8 @@ async def apply_answer(conn: Connection, payment: PaymentRow, answer: ProviderAn
     if answer.outcome == "pending":
         return payment
     if answer.outcome == "captured":
-        return await _move(conn, payment, "captured", captured=payment.amount)
+        [captured] = await capture_all(conn, [payment])
+        return captured
     return await _move(conn, payment, answer.outcome, failure_code=answer.failure_code)
 
 
@@ -235,9 +276,11 @@ __all__ = [
     "RefundTooLarge",
     "apply_answer",
     "capture",
+    "capture_all",
     "confirm_action",
     "get",
     "lock",
+    "lock_all",
     "new_payment",
     "of_order",
     "of_orders",
