@@ -5,6 +5,7 @@ here, so a stored message is the end of the line and tests read it from the tabl
 """
 
 import uuid
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 from citadel.auth.models import EmailVerificationRequested, PasswordResetRequested
@@ -19,6 +20,28 @@ from citadel.payments.models import Payment, PaymentRow
 Q = load_queries(__file__)
 
 
+class Message(NamedTuple):
+    """One e-mail to store, made by the event ``source``."""
+
+    user_id: uuid.UUID | None
+    template: str
+    recipient: str
+    subject: str
+    body: str
+    source: uuid.UUID
+
+
+async def store(conn: Connection, messages: list[Message]) -> None:
+    """Store messages in one statement, in the order given (once per event and template)."""
+    if not messages:
+        return
+    await conn.execute(
+        Q.insert_notifications, [uuid7() for _ in messages], [m.user_id for m in messages],
+        ["email"] * len(messages), [m.template for m in messages], [m.recipient for m in messages],
+        [m.subject for m in messages], [m.body for m in messages], [m.source for m in messages],
+    )  # fmt: skip
+
+
 async def _store(
     conn: Connection,
     *,
@@ -29,9 +52,7 @@ async def _store(
     body: str,
     source: uuid.UUID,
 ) -> None:
-    await conn.execute(
-        Q.insert_notification, uuid7(), user_id, "email", template, recipient, subject, body, source
-    )
+    await store(conn, [Message(user_id, template, recipient, subject, body, source)])
 
 
 def _link(base: str, path: str, token: str) -> str:
@@ -79,15 +100,14 @@ def _order_link(base: str, number: str) -> str:
     return f"{base.rstrip('/')}/orders/{number}"
 
 
-async def send_order_confirmation(
-    conn: Connection,
+def order_confirmation(
     order: OrderRow,
     lines: list[OrderLineRow],
     payment: PaymentRow | None,
     *,
     event_id: uuid.UUID,
     storefront_url: str,
-) -> None:
+) -> Message:
     currency = order.currency
     items = "\n".join(
         f"  {line.quantity} × {line.name} ({line.sku}): {format_amount(line.total_amount, currency)}"
@@ -100,8 +120,7 @@ async def send_order_confirmation(
             + (f" by {order.holds_expire_at:%Y-%m-%d %H:%M} UTC" if order.holds_expire_at else "")
             + "; the order ships once it arrives.\n"
         )
-    await _store(
-        conn,
+    return Message(
         user_id=order.user_id,
         template="order_confirmation",
         recipient=order.email,
@@ -126,21 +145,18 @@ _STATUS_MESSAGES = {
 }
 
 
-async def send_order_status(
-    conn: Connection, event: OrderStatusChanged, *, event_id: uuid.UUID, storefront_url: str
-) -> None:
+def order_status(event: OrderStatusChanged, *, event_id: uuid.UUID, storefront_url: str) -> Message | None:
+    """The message a status change sends the customer (None: this status sends none)."""
     message = _STATUS_MESSAGES.get(event.to_status)
     if message is None:
-        return
+        return None
     subject, text = (m.format(number=event.number, reason=event.reason) for m in message)
-    link = f"{storefront_url.rstrip('/')}/orders/{event.number}"
-    await _store(
-        conn,
+    return Message(
         user_id=event.user_id,
         template=f"order_{event.to_status}",
         recipient=event.email,
         subject=subject,
-        body=f"{text}\n\nDetails: {link}\n",
+        body=f"{text}\n\nDetails: {_order_link(storefront_url, event.number)}\n",
         source=event_id,
     )
 

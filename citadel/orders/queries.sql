@@ -33,6 +33,19 @@ SELECT id, order_id, fulfilment_id, position, product_id, variant_id, vendor_id,
        refunded_quantity
 FROM order_lines WHERE order_id = $1 ORDER BY position;
 
+-- name: orders_by_ids
+SELECT id, number, user_id, email, cart_id, status, currency, subtotal_amount, discount_amount,
+       tax_amount, shipping_amount, shipping_tax_amount, total_amount, refunded_amount,
+       prices_include_tax, coupon_code, shipping_method_id, shipping_method_name, shipping_address,
+       payment_provider, holds_expire_at, cancel_reason, placed_at, paid_at, cancelled_at, updated_at
+FROM orders WHERE id = ANY($1::uuid[]);
+
+-- name: lines_of_orders
+SELECT id, order_id, fulfilment_id, position, product_id, variant_id, vendor_id, sku, name, quantity,
+       unit_price_amount, subtotal_amount, discount_amount, tax_amount, total_amount, tax_rate_ppm,
+       refunded_quantity
+FROM order_lines WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, position;
+
 -- name: order_fulfilments
 SELECT id, order_id, vendor_id, status, carrier, tracking_number, shipped_at, delivered_at,
        created_at, updated_at

@@ -2,7 +2,15 @@
 every transition is in the history, and each customer sees only their own orders."""
 
 import uuid
+from datetime import UTC, datetime
+from typing import Any
 
+import msgspec
+
+from citadel.kit.events import EVENT_NAMES, Envelope
+from citadel.notifications.consumers import consumers as notification_consumers
+from citadel.orders import service as orders_service
+from citadel.orders.models import OrderPlaced, OrderStatusChanged
 from citadel.worker import Worker
 from tests.fixtures.app import AppClient, eventually
 from tests.fixtures.catalog import create_product, create_seller, set_stock
@@ -195,3 +203,62 @@ async def test_customers_see_their_own_orders_and_admins_search_all(client: AppC
         "/api/v1/order-lookup", params={"number": placed[id(alice)]["number"], "email": "someone@else.test"}
     )
     assert (lookup.status_code, lookup.json()["code"]) == (404, "order_not_found")
+
+
+async def test_a_fetch_of_order_events_makes_its_messages_at_once_in_stream_order(client: AppClient) -> None:
+    """The notification consumer's batch: confirmations of several placed orders (read together)
+    and a status change, stored in one statement in the order the events came."""
+    shop = await open_shop(client)
+    _, variant = await stocked_product(client, shop, price=1500, stock=(9,))
+    shopper = await customer(client)
+    placed = []
+    for quantity in (1, 2, 3):
+        await add(client, shopper, variant, quantity)
+        cart = await ship_to(client, shopper, shop)
+        response = await checkout(client, shopper, cart["totals"]["totalAmount"], provider="manual")
+        assert response.status_code == 201, response.text
+        placed.append(response.json())
+    assert shopper.account is not None
+    user_id = shopper.account.user_id
+    events: list[tuple[Any, Envelope]] = []
+    for order in placed:
+        async with client.runtime.db.connection() as conn:
+            row = await orders_service.order_row(conn, uuid.UUID(order["id"]))
+        event = OrderPlaced(
+            order_id=row.id, number=row.number, user_id=user_id, email=row.email, currency=row.currency,
+            total_amount=row.total_amount, payment_provider="manual", lines=[],
+        )  # fmt: skip
+        events.append((event, _envelope(event, row.id)))
+        if len(events) == 1:  # the first one's status changed too, right after it was placed
+            changed = OrderStatusChanged(
+                order_id=row.id, number=row.number, user_id=user_id, email=row.email, from_status="pending",
+                to_status="cancelled", reason="changed my mind",
+            )  # fmt: skip
+            events.append((changed, _envelope(changed, row.id)))
+    [consumer] = [
+        c for c in notification_consumers(client.runtime.settings) if c.name == "notifications-orders"
+    ]
+    assert consumer.batch_handler is not None
+    for _ in range(2):  # a fetch delivered again adds nothing
+        async with client.runtime.db.transaction() as conn:
+            await consumer.batch_handler(conn, events)
+    async with client.runtime.db.connection() as conn:
+        stored = await conn.fetch(
+            "SELECT template, subject, body FROM notifications WHERE source_event_id = ANY($1::uuid[])"
+            " ORDER BY created_at",
+            [envelope.id for _, envelope in events],
+        )
+    first, second, third = (order["number"] for order in placed)
+    assert [(r["template"], r["subject"]) for r in stored] == [
+        ("order_confirmation", f"Your order {first}"), ("order_cancelled", f"Order {first} was cancelled"),
+        ("order_confirmation", f"Your order {second}"), ("order_confirmation", f"Your order {third}"),
+    ]  # fmt: skip
+    assert "  2 × " in stored[2]["body"] and "  3 × " in stored[3]["body"]  # each order's own lines
+    assert "Please transfer" in stored[0]["body"]  # a manual payment's instructions, from its payment
+
+
+def _envelope(event: Any, aggregate: uuid.UUID) -> Envelope:
+    return Envelope(
+        id=uuid.uuid4(), type=EVENT_NAMES[type(event)], aggregate_id=str(aggregate), sequence=1,
+        occurred_at=datetime.now(UTC), data=msgspec.Raw(msgspec.json.encode(event)),
+    )  # fmt: skip

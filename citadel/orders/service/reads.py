@@ -102,6 +102,21 @@ async def lines_of(conn: Connection, order_id: uuid.UUID) -> list[OrderLineRow]:
     return from_rows(OrderLineRow, await conn.fetch(Q.order_lines, order_id))
 
 
+async def orders_by_ids(conn: Connection, order_ids: list[uuid.UUID]) -> dict[uuid.UUID, OrderRow]:
+    """The orders found of ``order_ids``, by id."""
+    return {o.id: o for o in from_rows(OrderRow, await conn.fetch(Q.orders_by_ids, order_ids))}
+
+
+async def lines_of_orders(
+    conn: Connection, order_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[OrderLineRow]]:
+    """The lines of each order, in their positions."""
+    found: dict[uuid.UUID, list[OrderLineRow]] = {order_id: [] for order_id in order_ids}
+    for line in from_rows(OrderLineRow, await conn.fetch(Q.lines_of_orders, order_ids)):
+        found[line.order_id].append(line)
+    return found
+
+
 async def fulfilments_of(conn: Connection, order_id: uuid.UUID) -> list[FulfilmentRow]:
     return from_rows(FulfilmentRow, await conn.fetch(Q.order_fulfilments, order_id))
 
