@@ -177,8 +177,13 @@ def signed_in_or_guest() -> Guard:
     return guard
 
 
-async def provide_principal_or_guest(request: Request[Any, Any, Any]) -> Principal | None:
+def principal_or_guest(request: Request[Any, Any, Any]) -> Principal | None:
+    """The principal a ``signed_in_or_guest`` guard admitted, or None for a guest."""
     return cast(Principal | None, request.scope.get(PRINCIPAL_KEY))
+
+
+async def provide_principal_or_guest(request: Request[Any, Any, Any]) -> Principal | None:
+    return principal_or_guest(request)
 
 
 async def provide_principal(request: Request[Any, Any, Any]) -> Principal:

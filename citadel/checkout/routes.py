@@ -1,12 +1,12 @@
 """``POST /api/v1/checkout``: the cart becomes an order (users and guests; Idempotency-Key required)."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, post
+from litestar import Controller, Request, post
 from litestar.openapi import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody
 
-from citadel.auth.guards import PrincipalOrGuest, signed_in_or_guest
+from citadel.auth.guards import principal_or_guest, signed_in_or_guest
 from citadel.cart.models import CartToken
 from citadel.cart.service import cart_context
 from citadel.checkout import service
@@ -15,7 +15,7 @@ from citadel.kit.errors import CitadelError
 from citadel.kit.http import BodyResponse
 from citadel.kit.idempotency import HEADER
 from citadel.kit.observability import CHECKOUT_FAILURES, ORDERS_CREATED, REVENUE
-from citadel.kit.runtime import RuntimeDep
+from citadel.kit.runtime import runtime_of
 from citadel.orders.models import Order
 
 IdempotencyKey = Annotated[
@@ -38,14 +38,15 @@ class CheckoutController(Controller):
     )
     async def checkout(
         self,
+        request: Request[Any, Any, Any],
         data: JSONBody[CheckoutInput],
-        runtime: RuntimeDep,
-        shopper: PrincipalOrGuest,
         token: CartToken,
         key: IdempotencyKey,
     ) -> BodyResponse:
-        async with runtime.db.connection() as conn:
-            ctx = await cart_context(runtime, conn)
+        # the runtime and the shopper straight from the request: Litestar resolves two injected
+        # dependencies in a task group of their own, on every checkout
+        runtime, shopper = runtime_of(request), principal_or_guest(request)
+        ctx = await cart_context(runtime)
         try:
             answer = await service.checkout(runtime.db, runtime.settings, ctx, shopper, token, key, data)
         except CitadelError as refused:

@@ -283,11 +283,16 @@ async def view(conn: Connection, ctx: CartContext, cart: CartRow, shopper: Princ
     return to_view(await priced(conn, ctx, cart, shopper))
 
 
-async def cart_context(runtime: Runtime, conn: Connection) -> CartContext:
-    """The cached rulebook and the store's settings, as every cart read needs them."""
+async def cart_context(runtime: Runtime, conn: Connection | None = None) -> CartContext:
+    """The cached rulebook and the store's settings, as every cart read needs them. The rulebook
+    is read on ``conn`` when it is not cached, or without one on a pooled connection of its own
+    (none is taken while it is cached: checkout's case)."""
 
     async def load(_: str) -> Rulebook:
-        return await pricing.load_rulebook(conn)
+        if conn is not None:
+            return await pricing.load_rulebook(conn)
+        async with runtime.db.connection() as own:
+            return await pricing.load_rulebook(own)
 
     settings = runtime.settings
     return CartContext(
