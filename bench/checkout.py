@@ -343,7 +343,7 @@ async def _audit(env: Mapping[str, str], since: float) -> dict[str, Any]:
         short = await conn.fetchval(
             "SELECT count(*) FROM order_lines l"
             " LEFT JOIN (SELECT line_id, sum(quantity) AS held FROM stock_holds"
-            "   WHERE status IN ('held', 'allocated') GROUP BY 1) h ON h.line_id = l.id"
+            "   WHERE status IN ('held', 'allocated', 'shipped') GROUP BY 1) h ON h.line_id = l.id"
             " JOIN orders o ON o.id = l.order_id"
             " WHERE o.placed_at >= to_timestamp($1) AND o.status <> 'cancelled'"
             "   AND COALESCE(h.held, 0) <> l.quantity",

@@ -96,24 +96,27 @@ SELECT id, line_id, variant_id, warehouse_id, quantity, returned, status, expire
 FROM stock_holds WHERE order_id = $1 ORDER BY variant_id, warehouse_id, id;
 
 -- name: lock_stock_held_by_orders
--- The stock rows orders $1 have holds of status $2 on, locked in primary-key order (the order
--- every writer of stock locks in).
+-- The stock rows orders $1 have holds of status $2 on (of the order lines $3 only, unless NULL),
+-- locked in primary-key order (the order every writer of stock locks in).
 SELECT s.variant_id, s.warehouse_id
 FROM stock s
 WHERE (s.variant_id, s.warehouse_id) IN (SELECT variant_id, warehouse_id FROM stock_holds
-                                         WHERE order_id = ANY($1::uuid[]) AND status = $2)
+                                         WHERE order_id = ANY($1::uuid[]) AND status = $2
+                                           AND ($3::uuid[] IS NULL OR line_id = ANY($3)))
 ORDER BY s.variant_id, s.warehouse_id
 FOR UPDATE OF s;
 
 -- name: settle_holds
--- Holds of orders $1 in status $2 become status $3; per (variant, warehouse), on hand changes by
--- $4 × the held quantity and reserved by $5 × it, with a ledger row of reason $6 per order.
+-- Holds of orders $1 in status $2 (of the order lines $7 only, unless NULL) become status $3;
+-- per (variant, warehouse), on hand changes by $4 × the units they still hold (their quantity
+-- less those returned) and reserved by $5 × them, with a ledger row of reason $6 per order.
 WITH settled AS (
     UPDATE stock_holds SET status = $3, updated_at = now()
-    WHERE order_id = ANY($1::uuid[]) AND status = $2
-    RETURNING order_id, variant_id, warehouse_id, quantity
+    WHERE order_id = ANY($1::uuid[]) AND status = $2 AND ($7::uuid[] IS NULL OR line_id = ANY($7))
+    RETURNING order_id, variant_id, warehouse_id, quantity - returned AS quantity
 ), by_order AS (
-    SELECT order_id, variant_id, warehouse_id, sum(quantity)::int AS quantity FROM settled GROUP BY 1, 2, 3
+    SELECT order_id, variant_id, warehouse_id, sum(quantity)::int AS quantity FROM settled
+    WHERE quantity > 0 GROUP BY 1, 2, 3
 ), summed AS (
     SELECT variant_id, warehouse_id, sum(quantity)::int AS quantity FROM by_order GROUP BY 1, 2
 ), changed AS (
@@ -128,9 +131,17 @@ WITH settled AS (
 )
 SELECT variant_id, warehouse_id, quantity FROM summed;
 
+-- name: allocate_holds
+-- Orders $1 are paid: their held units become allocations, promised until they ship (the stock
+-- rows do not change: the units stay on hand and reserved).
+UPDATE stock_holds SET status = 'allocated', updated_at = now()
+WHERE order_id = ANY($1::uuid[]) AND status = 'held';
+
 -- name: return_held_units
--- Allocated units back on the shelf: per hold id $1, $2 more units returned; on hand grows by
--- them, with ledger rows of reason $3 for order $4.
+-- Units of an order back on offer: per hold id $1, $2 more units returned; per (variant,
+-- warehouse), on hand changes by $5 × them and reserved by $6 × them (shipped units come back on
+-- the shelf: 1, 0; allocated units are no longer promised: 0, -1), with ledger rows of reason $3
+-- for order $4.
 WITH returned AS (
     UPDATE stock_holds h SET returned = h.returned + r.units, updated_at = now()
     FROM unnest($1::bigint[], $2::int[]) AS r (id, units)
@@ -139,12 +150,13 @@ WITH returned AS (
 ), summed AS (
     SELECT variant_id, warehouse_id, sum(units)::int AS units FROM returned GROUP BY 1, 2
 ), changed AS (
-    UPDATE stock s SET on_hand = s.on_hand + m.units, updated_at = now()
+    UPDATE stock s SET on_hand = s.on_hand + $5 * m.units, reserved = s.reserved + $6 * m.units,
+                       updated_at = now()
     FROM summed m WHERE s.variant_id = m.variant_id AND s.warehouse_id = m.warehouse_id
     RETURNING s.variant_id
 )
 INSERT INTO stock_movements (variant_id, warehouse_id, on_hand_delta, reserved_delta, reason, reference)
-SELECT variant_id, warehouse_id, units, 0, $3, $4::text FROM summed;
+SELECT variant_id, warehouse_id, $5 * units, $6 * units, $3, $4::text FROM summed;
 
 -- Transfers -------------------------------------------------------------------------------------
 

@@ -70,3 +70,49 @@ async def test_a_failing_migration_leaves_nothing_half_done(empty_database: str)
         assert await conn.fetchval("SELECT count(*) FROM schema_migrations WHERE version = 9999") == 0
     finally:
         await conn.close()
+
+
+async def test_holds_allocated_before_allocations_waited_for_shipping_count_as_shipped(
+    empty_database: str,
+) -> None:
+    # before 0011 a captured payment took its units off the shelf at once: such holds become
+    # "shipped" (their units are gone), so that shipping them does not take the units twice
+    before = [m for m in discover() if m.version < 11]
+    await _apply(empty_database, before)
+    conn = await asyncpg.connect(empty_database)
+    try:
+        await conn.execute(
+            """
+            INSERT INTO users (id, email, password_hash, name, role)
+            VALUES ('00000000-0000-0000-0000-000000000001', 'v@x.test', 'x', 'V', 'vendor');
+            INSERT INTO vendors (id, owner_user_id, name, slug, status)
+            VALUES ('00000000-0000-0000-0000-000000000002', '00000000-0000-0000-0000-000000000001', 'V', 'v',
+                    'active');
+            INSERT INTO warehouses (id, code, name, country)
+            VALUES ('00000000-0000-0000-0000-000000000003', 'W', 'W', 'US');
+            INSERT INTO orders (id, number, email, currency, subtotal_amount, discount_amount, tax_amount,
+                                shipping_amount, shipping_tax_amount, total_amount, prices_include_tax,
+                                payment_provider, status)
+            VALUES ('00000000-0000-0000-0000-000000000004', 'CIT-1', 'c@x.test', 'USD', 100, 0, 0, 0, 0, 100,
+                    false, 'test', 'paid');
+            INSERT INTO fulfilments (id, order_id, vendor_id)
+            VALUES ('00000000-0000-0000-0000-000000000005', '00000000-0000-0000-0000-000000000004',
+                    '00000000-0000-0000-0000-000000000002');
+            INSERT INTO order_lines (id, order_id, fulfilment_id, position, product_id, variant_id,
+                                     vendor_id, sku, name, quantity, unit_price_amount, subtotal_amount,
+                                     discount_amount, tax_amount, total_amount, tax_rate_ppm)
+            VALUES ('00000000-0000-0000-0000-000000000006', '00000000-0000-0000-0000-000000000004',
+                    '00000000-0000-0000-0000-000000000005', 1, gen_random_uuid(), gen_random_uuid(),
+                    '00000000-0000-0000-0000-000000000002', 'S', 'N', 2, 50, 100, 0, 0, 100, 0);
+            INSERT INTO stock_holds (order_id, line_id, variant_id, warehouse_id, quantity, status,
+                                     expires_at)
+            SELECT '00000000-0000-0000-0000-000000000004', '00000000-0000-0000-0000-000000000006',
+                   gen_random_uuid(), '00000000-0000-0000-0000-000000000003', 2, status, now()
+            FROM unnest(ARRAY['allocated', 'held', 'released']) AS status;
+            """
+        )
+        await _apply(empty_database)
+        statuses = [r["status"] for r in await conn.fetch("SELECT status FROM stock_holds ORDER BY id")]
+    finally:
+        await conn.close()
+    assert statuses == ["shipped", "held", "released"]

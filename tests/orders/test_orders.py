@@ -114,7 +114,7 @@ async def test_cancelling_a_paid_order_refunds_and_restocks(client: AppClient, w
     _, variant = await stocked_product(client, shop, stock=(6,))
     shopper = await customer(client)
     order = await paid_order(client, shop, shopper, [(variant, 4)])
-    assert await _on_hand(client, variant) == [(2, 0)]
+    assert await _on_hand(client, variant) == [(6, 4)]  # allocated: reserved until it ships
     stranger = await customer(client)
     hidden = await client.post(f"/api/v1/orders/{order['id']}/cancel", json={}, headers=stranger.headers)
     assert hidden.status_code == 404
@@ -153,7 +153,7 @@ async def test_partial_and_full_refunds(client: AppClient, worker: Worker) -> No
     body = one.json()
     assert body["totals"]["refundedAmount"] == 1100 and body["payment"]["status"] == "partially_refunded"
     assert body["lines"][0]["refundedQuantity"] == 1 and body["status"] == "paid"
-    assert await _on_hand(client, variant) == [(8, 0)]
+    assert await _on_hand(client, variant) == [(10, 2)]  # not shipped: one unit no longer promised
     too_much = await client.post(
         refunds,
         json={"reason": "x", "lines": [{"lineId": line["id"], "quantity": 3}]},
@@ -166,7 +166,49 @@ async def test_partial_and_full_refunds(client: AppClient, worker: Worker) -> No
     body = rest.json()
     assert body["status"] == "refunded" and body["payment"]["status"] == "refunded"
     assert [r["amount"] for r in body["refunds"]] == [1100, 2700]
-    assert await _on_hand(client, variant) == [(8, 0)]  # the amount refund restocked nothing
+    # refunded in full, the two units not restocked will never ship: they leave the shelf
+    assert await _on_hand(client, variant) == [(8, 0)]
+
+
+async def test_paid_units_leave_the_shelf_as_they_ship_and_a_restocking_refund_brings_them_back(
+    client: AppClient, worker: Worker
+) -> None:
+    shop = await open_shop(client)
+    _, variant = await stocked_product(client, shop, price=1000, stock=(10,))
+    shopper = await customer(client)
+    order = await paid_order(client, shop, shopper, [(variant, 3)])
+    assert await _on_hand(client, variant) == [(10, 3)]  # paid: allocated, still on the shelf
+    [fulfilment] = order["fulfilments"]
+    shipment = {"carrier": "DHL", "trackingNumber": "JD02"}
+    shipped = await client.post(
+        f"/api/v1/vendor/fulfilments/{fulfilment['id']}/ship", json=shipment, headers=shop.seller.headers
+    )
+    assert shipped.status_code == 200, shipped.text
+    assert await _on_hand(client, variant) == [(7, 0)]
+    two = [{"lineId": order["lines"][0]["id"], "quantity": 2}]
+    returned = await client.post(
+        f"/api/v1/orders/{order['id']}/refunds",
+        json={"reason": "returned", "lines": two, "restock": True},
+        headers=shop.admin.headers,
+    )
+    assert returned.status_code == 200, returned.text
+    assert await _on_hand(client, variant) == [(9, 0)]  # two units back on the shelf
+    async with client.runtime.db.connection() as conn:
+        moves = await conn.fetch(
+            "SELECT reason, on_hand_delta, reserved_delta FROM stock_movements"
+            " WHERE variant_id = $1 AND reference = $2 ORDER BY id",
+            uuid.UUID(variant),
+            order["id"],
+        )
+        ledger = await conn.fetchrow(
+            "SELECT sum(on_hand_delta) AS on_hand, sum(reserved_delta) AS reserved FROM stock_movements"
+            " WHERE variant_id = $1",
+            uuid.UUID(variant),
+        )
+    assert [(m["reason"], m["on_hand_delta"], m["reserved_delta"]) for m in moves] == [
+        ("reserved", 0, 3), ("shipped", -3, -3), ("restocked", 2, 0),
+    ]  # fmt: skip
+    assert (ledger["on_hand"], ledger["reserved"]) == (9, 0)  # the ledger agrees with the stock row
 
 
 async def test_customers_see_their_own_orders_and_admins_search_all(client: AppClient) -> None:

@@ -9,6 +9,7 @@ from citadel.inventory.service.holds import (
     plan_holds,
     release,
     restock,
+    ship,
     shortages,
 )
 from citadel.inventory.service.stock import (
@@ -68,6 +69,7 @@ __all__ = [
     "release",
     "restock",
     "set_stock",
+    "ship",
     "shortages",
     "update_warehouse",
     "variant_stock",

@@ -7,9 +7,11 @@
   (a conditional update per stock row, a hold per line and warehouse with its expiry, and a
   ledger row each), then ``announce_holds`` says what the holds changed.
 - ``release`` gives held units back (cancelled or expired before payment); ``allocate`` turns
-  holds into allocations when the payment is captured (the units leave on hand and reserved
-  together); ``restock`` puts allocated units back on the shelf (a refund that restocks, or a
-  cancellation after payment).
+  holds into allocations when the payment is captured, without touching the stock rows (the units
+  stay on hand and reserved: promised until they ship); ``ship`` takes the units of shipped lines
+  off the shelf (on hand and reserved fall together); ``restock`` puts an order's units back on
+  offer (a refund that restocks, or a cancellation after payment): shipped units back on the
+  shelf, allocated ones no longer promised.
 """
 
 import uuid
@@ -108,25 +110,28 @@ async def _settle(
     reserved: int,
     reason: str,
     levels: bool = True,
+    line_ids: list[uuid.UUID] | None = None,
 ) -> tuple[Levels, list[tuple[uuid.UUID, uuid.UUID, int]]]:
-    """The orders' holds of ``status_from`` become ``status_to``, their stock rows moved by the
-    factors; with ``levels`` false, what the rows held before is not read (the caller announces
-    nothing)."""
+    """The orders' holds of ``status_from`` (of ``line_ids`` only, if given) become
+    ``status_to``, their stock rows moved by the factors; with ``levels`` false, what the rows
+    held before is not read (the caller announces nothing)."""
     if levels:
         variants = [
             h["variant_id"]
             for order_id in order_ids
             for h in await conn.fetch(Q.order_holds, order_id)
-            if h["status"] == status_from
+            if h["status"] == status_from and (line_ids is None or h["line_id"] in line_ids)
         ]
         if not variants:
             return {}, []
         locked = await lock_levels(conn, variants)
     else:
-        if not await conn.fetch(Q.lock_stock_held_by_orders, order_ids, status_from):
+        if not await conn.fetch(Q.lock_stock_held_by_orders, order_ids, status_from, line_ids):
             return {}, []
         locked = {}
-    rows = await conn.fetch(Q.settle_holds, order_ids, status_from, status_to, on_hand, reserved, reason)
+    rows = await conn.fetch(
+        Q.settle_holds, order_ids, status_from, status_to, on_hand, reserved, reason, line_ids
+    )
     return locked, [(r["variant_id"], r["warehouse_id"], r["quantity"]) for r in rows]
 
 
@@ -154,35 +159,64 @@ async def release(conn: Connection, order_id: uuid.UUID, reason: str) -> None:
 
 
 async def allocate(conn: Connection, order_ids: list[uuid.UUID]) -> None:
-    """The orders are paid: their held units leave the shelf (on hand and reserved fall together,
-    so what is available does not change and nothing is announced). The stock rows of all of them
-    are locked at once, in primary-key order."""
+    """The orders are paid: their held units become allocations, promised until they ship. The
+    stock rows do not change (nor does what is available), so they are neither locked nor
+    announced: paying for an order never waits for a checkout of the same SKU, nor holds one up."""
+    await conn.execute(Q.allocate_holds, order_ids)
+
+
+async def ship(
+    conn: Connection, order_id: uuid.UUID, line_ids: list[uuid.UUID] | None, *, reason: str = "shipped"
+) -> None:
+    """These lines of the order (all of them: None) shipped: their allocated units leave the
+    shelf (on hand and reserved fall together, so what is available does not change and nothing
+    is announced). A fully refunded order's allocated units, which will never ship, leave it the
+    same way (``reason`` "refunded"), unless the refund restocked them."""
     await _settle(
-        conn, order_ids, status_from="held", status_to="allocated", on_hand=-1, reserved=-1, reason="sold",
-        levels=False,
+        conn, [order_id], status_from="allocated", status_to="shipped", on_hand=-1, reserved=-1,
+        reason=reason, levels=False, line_ids=line_ids,
     )  # fmt: skip
 
 
+class _Pick(NamedTuple):
+    hold_id: int
+    variant_id: uuid.UUID
+    warehouse_id: uuid.UUID
+    units: int
+    shipped: bool
+
+
 async def restock(conn: Connection, order_id: uuid.UUID, units_by_line: dict[uuid.UUID, int] | None) -> int:
-    """Put allocated units back on the shelf: ``units_by_line`` per order line, or all of them
-    (None). Returns the units restocked."""
-    holds = [h for h in await conn.fetch(Q.order_holds, order_id) if h["status"] == "allocated"]
+    """Put an order's paid-for units back on offer: ``units_by_line`` per order line, or all of
+    them (None). Shipped units come back on the shelf (on hand grows); allocated ones are no
+    longer promised (reserved falls). Returns the units restocked."""
+    holds = [h for h in await conn.fetch(Q.order_holds, order_id) if h["status"] in {"allocated", "shipped"}]
     wanted = dict(units_by_line) if units_by_line is not None else None
-    picks: list[tuple[int, uuid.UUID, uuid.UUID, int]] = []
+    picks: list[_Pick] = []
     for hold in holds:
         left = hold["quantity"] - hold["returned"]
         want = left if wanted is None else min(left, wanted.get(hold["line_id"], 0))
         if want > 0:
-            picks.append((hold["id"], hold["variant_id"], hold["warehouse_id"], want))
+            picks.append(
+                _Pick(hold["id"], hold["variant_id"], hold["warehouse_id"], want, hold["status"] == "shipped")
+            )
             if wanted is not None:
                 wanted[hold["line_id"]] -= want
     if not picks:
         return 0
-    levels = await lock_levels(conn, [v for _, v, _, _ in picks])
-    await conn.execute(
-        Q.return_held_units, [p[0] for p in picks], [p[3] for p in picks], "restocked", str(order_id)
-    )
-    moved = [(v, w, units) for _, v, w, units in picks]
-    await announce(conn, levels, [Change(v, w, units, 0) for v, w, units in moved], drop_pages=False)
+    levels = await lock_levels(conn, [p.variant_id for p in picks])
+    for shipped, (on_hand, reserved) in ((True, (1, 0)), (False, (0, -1))):
+        chosen = [p for p in picks if p.shipped is shipped]
+        if chosen:
+            await conn.execute(
+                Q.return_held_units, [p.hold_id for p in chosen], [p.units for p in chosen], "restocked",
+                str(order_id), on_hand, reserved,
+            )  # fmt: skip
+    changes = [
+        Change(p.variant_id, p.warehouse_id, p.units if p.shipped else 0, 0 if p.shipped else -p.units)
+        for p in picks
+    ]
+    await announce(conn, levels, changes, drop_pages=False)
+    moved = [(p.variant_id, p.warehouse_id, p.units) for p in picks]
     await emit(conn, StockRestocked(order_id=order_id, lines=_lines(levels, moved)), aggregate_id=order_id)
-    return sum(units for _, _, units in moved)
+    return sum(p.units for p in picks)

@@ -296,6 +296,9 @@ async def advance_fulfilment(
         Q.set_fulfilment_status, fulfilment_id, target, shipment.carrier if shipment else None,
         shipment.tracking_number if shipment else None,
     )  # fmt: skip
+    if target == "shipped":  # the vendor's units leave its warehouses' shelves
+        shipped = [line.id for line in await lines_of(conn, order.id) if line.fulfilment_id == fulfilment_id]
+        await inventory.ship(conn, order.id, shipped)
     parts = [f.status for f in await fulfilments_of(conn, order.id) if f.status != "cancelled"]
     derived: OrderStatus = "processing"
     if parts and all(s == "delivered" for s in parts):
@@ -380,6 +383,7 @@ async def refund(conn: Connection, principal: Principal, order_id: uuid.UUID, da
     if data.restock:
         await inventory.restock(conn, order.id, {i.line_id: i.quantity for i in data.lines})
     if order.refunded_amount + amount >= order.total_amount:
+        await inventory.ship(conn, order.id, None, reason="refunded")  # what is left will never ship
         await _transition(conn, order, "refunded", data.reason, principal.user_id)
     return await view(conn, await order_row(conn, order.id))
 
