@@ -98,11 +98,8 @@ ORDER BY ev.ord;
 
 -- name: claim_idempotency_key
 -- Take the key's transaction-scoped lock without waiting, and read its first answer if it has
--- one younger than $4 hours.
-SELECT l.locked, k.fingerprint, k.status_code, k.body
-FROM (SELECT pg_try_advisory_xact_lock(hashtextextended($1 || chr(31) || $2 || chr(31) || $3, 0)) AS locked) l
-LEFT JOIN idempotency_keys k
-       ON k.scope = $1 AND k.route = $2 AND k.key = $3 AND k.created_at > now() - make_interval(hours => $4);
+-- one younger than $4 hours (read after the lock is held: see migration 0012).
+SELECT locked, fingerprint, status_code, body FROM claim_idempotency_key($1, $2, $3, $4);
 
 -- name: purge_idempotency_keys
 DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1);
