@@ -1,4 +1,4 @@
--- Checkout: the cart read with its variants, and the one statement that places the order.
+-- Checkout: the cart read with its variants and stock, and the statement that places the order.
 --
 -- A checkout is a hot write, and every round trip costs both the worker and PostgreSQL: these
 -- two statements read and write what the cart, catalog, orders, payments, inventory and outbox
@@ -8,21 +8,34 @@
 
 -- name: cart_basket
 -- The lines of cart $1 in their order, each with its variant as pricing reads it (``found``
--- false: no longer in the catalog), and the number the order will take. The number is drawn
--- here so that the order's answer, which shows it, is written with the order; a checkout
--- refused after this read leaves a gap in the numbers, as a rolled-back one always did.
+-- false: no longer in the catalog) and its stock rows as the allocation reads them (arrays in
+-- warehouse order; read without their locks: see ``inventory.reserve``), and the number the
+-- order will take. The number is drawn here so that the order's answer, which shows it, is
+-- written with the order; a checkout refused after this read leaves a gap in the numbers, as a
+-- rolled-back one always did.
 SELECT l.variant_id, l.quantity, l.seen_unit_amount, l.added_at,
        v.variant_id IS NOT NULL AS found, v.product_id, v.vendor_id, v.sku, v.name, v.product_slug,
        v.image_url, v.sellable, v.currency, v.base_amount, v.own_amount, v.adjustment, v.weight_grams,
        v.tax_category, v.category_path,
+       st.warehouses, st.on_hand, st.reserved, st.priorities, st.active,
        (SELECT nextval('order_numbers')) AS order_seq
 FROM cart_lines l
 LEFT JOIN sellable_variants v ON v.variant_id = l.variant_id
+LEFT JOIN LATERAL (
+    SELECT array_agg(s.warehouse_id ORDER BY s.warehouse_id) AS warehouses,
+           array_agg(s.on_hand ORDER BY s.warehouse_id) AS on_hand,
+           array_agg(s.reserved ORDER BY s.warehouse_id) AS reserved,
+           array_agg(w.priority ORDER BY s.warehouse_id) AS priorities,
+           array_agg(w.is_active ORDER BY s.warehouse_id) AS active
+    FROM stock s JOIN warehouses w ON w.id = s.warehouse_id
+    WHERE s.variant_id = l.variant_id
+) st ON true
 WHERE l.cart_id = $1
 ORDER BY l.added_at, l.variant_id;
 
 -- name: place_order
--- Everything a checkout writes, in one statement:
+-- What a checkout writes but its stock holds (``inventory.reserve`` writes those last, so that the
+-- stock rows are locked for the shortest time), in one statement:
 --   the order ($1..$20: id, number, user, e-mail, cart, currency, subtotal, discount, tax,
 --     shipping, shipping tax, total, prices include tax, coupon code, shipping method id and name,
 --     address, payment provider, holds' expiry, placed at), its first history entry,
@@ -34,12 +47,8 @@ ORDER BY l.added_at, l.variant_id;
 --   the cart's conversion,
 --   the outbox events ($40 ids, $41 types, $42 aggregates, $43 sequences, $44 data) of its new
 --     aggregates with their sequence rows ($45 aggregates, $46 last sequences),
---   the stock holds ($47 lines, $48 variants, $49 warehouses, $50 quantities; expiring at $19):
---     per stock row, that many more reserved, only where that many are still offered (always,
---     under the rows' locks), a hold and a ledger row,
---   and the answer under the idempotency key ($51 scope, $52 route, $53 key, $54 fingerprint,
---     $55 status, $56 body; replacing an expired answer: the key's lock is held).
--- Returns how many stock rows took their reservation.
+--   and the answer under the idempotency key ($47 scope, $48 route, $49 key, $50 fingerprint,
+--     $51 status, $52 body; replacing an expired answer: the key's lock is held).
 WITH o AS (
     INSERT INTO orders (id, number, user_id, email, cart_id, status, currency, subtotal_amount,
                         discount_amount, tax_amount, shipping_amount, shipping_tax_amount, total_amount,
@@ -79,26 +88,9 @@ WITH o AS (
     FROM unnest($40::uuid[], $41::text[], $42::text[], $43::bigint[], $44::jsonb[]) WITH ORDINALITY
          AS e (id, event_type, aggregate_id, sequence, data, ord)
     ORDER BY e.ord
-), wanted AS (
-    SELECT * FROM unnest($47::uuid[], $48::uuid[], $49::uuid[], $50::int[])
-             AS w (line_id, variant_id, warehouse_id, quantity)
-), reserved AS (
-    UPDATE stock s SET reserved = s.reserved + w.quantity, updated_at = now()
-    FROM wanted w
-    WHERE s.variant_id = w.variant_id AND s.warehouse_id = w.warehouse_id
-      AND s.on_hand - s.reserved >= w.quantity
-    RETURNING s.variant_id
-), holds AS (
-    INSERT INTO stock_holds (order_id, line_id, variant_id, warehouse_id, quantity, expires_at)
-    SELECT $1, line_id, variant_id, warehouse_id, quantity, $19 FROM wanted
-), ledger AS (
-    INSERT INTO stock_movements (variant_id, warehouse_id, on_hand_delta, reserved_delta, reason, reference)
-    SELECT variant_id, warehouse_id, 0, quantity, 'reserved', $1::text FROM wanted
-), answer AS (
-    INSERT INTO idempotency_keys (scope, route, key, fingerprint, status_code, body)
-    VALUES ($51, $52, $53, $54, $55, $56)
-    ON CONFLICT (scope, route, key) DO UPDATE
-    SET fingerprint = EXCLUDED.fingerprint, status_code = EXCLUDED.status_code, body = EXCLUDED.body,
-        created_at = now()
 )
-SELECT count(*)::int FROM reserved;
+INSERT INTO idempotency_keys (scope, route, key, fingerprint, status_code, body)
+VALUES ($47, $48, $49, $50, $51, $52)
+ON CONFLICT (scope, route, key) DO UPDATE
+SET fingerprint = EXCLUDED.fingerprint, status_code = EXCLUDED.status_code, body = EXCLUDED.body,
+    created_at = now();

@@ -121,17 +121,24 @@ class HoldRequest(Row, frozen=True):
     quantity: int
 
 
-class LockedLevel(Row, frozen=True):
+class OfferedLevel(Row, frozen=True, kw_only=True):
+    """A stock row as the allocation reads it: its counters and its warehouse's terms."""
+
     variant_id: uuid.UUID
     warehouse_id: uuid.UUID
+    on_hand: int
+    reserved: int
+    priority: int
+    is_active: bool
+
+
+class LockedLevel(OfferedLevel, frozen=True, kw_only=True):
+    """A stock row read under its lock, with what announcing a change of it needs."""
+
     product_id: uuid.UUID
     vendor_id: uuid.UUID
     product_status: str
-    on_hand: int
-    reserved: int
     low_stock_threshold: int | None
-    priority: int
-    is_active: bool
 
 
 class Shortage(Model):

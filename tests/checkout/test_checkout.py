@@ -240,6 +240,28 @@ async def test_stock_gone_between_cart_and_checkout(client: AppClient) -> None:
     assert [n["code"] for n in notices] == ["insufficient_stock"] and notices[0]["available"] == 0
 
 
+async def test_taking_the_last_units_announces_the_variant_out_of_stock(client: AppClient) -> None:
+    # a plan from unlocked levels never empties a row; this one is made again under the row locks,
+    # and the holds' change is announced
+    shop = await open_shop(client)
+    product, variant = await stocked_product(client, shop, stock=(2, 3))
+    first, cart = await ready_cart(client, shop, [(variant, 2)])
+    assert (await checkout(client, first, cart["totals"]["totalAmount"])).status_code == 201
+    assert (await client.get(f"/api/v1/products/{product['id']}")).json()["inStock"] is True
+    last, cart = await ready_cart(client, shop, [(variant, 3)])
+    assert (await checkout(client, last, cart["totals"]["totalAmount"])).status_code == 201
+    assert await _stock(client, variant) == [(2, 2), (3, 3)]
+    page = (await client.get(f"/api/v1/products/{product['id']}")).json()
+    assert page["inStock"] is False and page["variants"][0]["available"] == 0
+    async with client.runtime.db.connection() as conn:
+        changes = await conn.fetch(
+            "SELECT data->>'inStock' AS in_stock FROM outbox WHERE aggregate_id = $1"
+            " AND event_type = 'catalog.stock_status_changed' ORDER BY aggregate_sequence",
+            product["id"],
+        )
+    assert [r["in_stock"] for r in changes] == ["true", "false"]  # in when stocked, out now
+
+
 async def test_a_declined_card_cancels_the_order_and_releases_its_stock(
     client: AppClient, worker: Worker
 ) -> None:

@@ -1,11 +1,14 @@
 """Holds: stock promised to orders, taken at checkout and settled by payment or cancellation.
 
-- ``plan_holds`` takes the order's stock rows, locked in primary-key order (``lock_levels``),
-  and lets the allocation kernel choose warehouses (one that ships the whole order, else by
-  priority, then most stock). Not enough stock anywhere is 409 ``insufficient_stock``, naming
-  each short variant and what it offers. Checkout writes the plan in its one placing statement
-  (a conditional update per stock row, a hold per line and warehouse with its expiry, and a
-  ledger row each), then ``announce_holds`` says what the holds changed.
+- ``plan_holds`` takes the levels of the order's stock rows and lets the allocation kernel choose
+  warehouses (one that ships the whole order, else by priority, then most stock). Not enough
+  stock anywhere is 409 ``insufficient_stock``, naming each short variant and what it offers.
+  ``reserve`` writes the plan: a conditional update per stock row (locked in primary-key
+  order), a hold per line and warehouse with its expiry, and a ledger row each. Checkout first
+  plans from levels read without locks, so that a stock row is locked only by that one
+  statement and the commit after it: such a plan holds only where nothing needs announcing, and
+  when a row no longer allows it, the checkout plans again with the rows locked
+  (``lock_levels``) and ``announce_holds`` says what the holds changed.
 - ``release`` gives held units back (cancelled or expired before payment); ``allocate`` turns
   holds into allocations when the payment is captured, without touching the stock rows (the units
   stay on hand and reserved: promised until they ship); ``ship`` takes the units of shipped lines
@@ -16,11 +19,20 @@
 
 import uuid
 from array import array
+from collections.abc import Mapping
+from datetime import datetime
 from typing import NamedTuple
 
 from citadel._fast import inventory as allocation
 from citadel._fast.common import MAX_QUANTITY
-from citadel.inventory.models import HoldRequest, Shortage, StockLine, StockReleased, StockRestocked
+from citadel.inventory.models import (
+    HoldRequest,
+    OfferedLevel,
+    Shortage,
+    StockLine,
+    StockReleased,
+    StockRestocked,
+)
 from citadel.inventory.service.stock import Change, Levels, announce, available_by_variant, lock_levels
 from citadel.kit.db import Connection, load_queries
 from citadel.kit.errors import Conflict, FieldError
@@ -68,9 +80,11 @@ class HoldPart(NamedTuple):
     quantity: int
 
 
-def plan_holds(requests: list[HoldRequest], levels: Levels) -> list[HoldPart]:
-    """Where each request's units are held, as the kernel chose from the locked ``levels``; not
-    enough anywhere raises InsufficientStock."""
+def plan_holds(
+    requests: list[HoldRequest], levels: Mapping[tuple[uuid.UUID, uuid.UUID], OfferedLevel]
+) -> list[HoldPart]:
+    """Where each request's units are held, as the kernel chose from the ``levels`` of their
+    stock rows; not enough anywhere raises InsufficientStock."""
     warehouses = sorted({lv.warehouse_id for lv in levels.values() if lv.is_active})
     priority = {lv.warehouse_id: lv.priority for lv in levels.values()}
     n = len(requests)
@@ -91,6 +105,25 @@ def plan_holds(requests: list[HoldRequest], levels: Levels) -> list[HoldPart]:
         for i, request in enumerate(requests)
         if chosen[w * n + i] > 0
     ]
+
+
+async def reserve(
+    conn: Connection, order_id: uuid.UUID, parts: list[HoldPart], expires_at: datetime, *, unlocked: bool
+) -> bool:
+    """Write the planned holds: the stock rows' reservations (locked in primary-key order), a hold
+    per part and its ledger row. A plan made from ``unlocked`` levels holds only where the holds
+    leave the row above zero and above its low-stock threshold; False when some row no longer
+    allows its part (the caller plans again under lock). A plan made under lock always fits."""
+    ordered = sorted(parts, key=lambda p: (p.variant_id, p.warehouse_id))
+    taken = await conn.fetchval(
+        Q.reserve_stock, [p.variant_id for p in ordered], [p.warehouse_id for p in ordered],
+        [p.quantity for p in ordered], [p.line_id for p in ordered], order_id, expires_at, unlocked,
+    )  # fmt: skip
+    if taken == len(parts):
+        return True
+    if unlocked:
+        return False
+    raise RuntimeError(f"reserved {taken} of {len(parts)} stock rows under lock")  # never let it pass
 
 
 async def announce_holds(conn: Connection, levels: Levels, parts: list[HoldPart]) -> None:

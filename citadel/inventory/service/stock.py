@@ -13,6 +13,7 @@ a warehouse's offer falling to its low-stock threshold emits ``inventory.stock_l
 
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import asyncpg
@@ -23,6 +24,7 @@ from citadel.catalog import service as catalog
 from citadel.catalog.models import PRODUCT_TOPIC, StockStatusChanged
 from citadel.inventory.models import (
     LockedLevel,
+    OfferedLevel,
     StockAdjustment,
     StockChanged,
     StockLevel,
@@ -68,7 +70,7 @@ async def lock_levels(conn: Connection, variant_ids: list[uuid.UUID]) -> Levels:
     return {(r["variant_id"], r["warehouse_id"]): LockedLevel(**r) for r in rows}
 
 
-def available_by_variant(levels: Levels) -> dict[uuid.UUID, int]:
+def available_by_variant(levels: Mapping[tuple[uuid.UUID, uuid.UUID], OfferedLevel]) -> dict[uuid.UUID, int]:
     offered: dict[uuid.UUID, int] = defaultdict(int)
     for level in levels.values():
         offered[level.variant_id] += level.on_hand - level.reserved if level.is_active else 0
