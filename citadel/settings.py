@@ -129,7 +129,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     guest_cart_ttl_days: int = 30
     cart_max_lines: int = 100
     cart_max_quantity: int = 999  # units of one line
-    checkout_retries: int = 3  # on serialization failures and deadlocks
+    checkout_retries: int = 3  # on serialization failures and deadlocks (a stock row that moved adds one)
     idempotency_ttl_h: int = 24
     payment_hold_test_s: int = 900  # how long stock is held for an unpaid order, per provider
     payment_hold_manual_s: int = 3 * 86400
