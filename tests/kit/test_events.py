@@ -473,6 +473,26 @@ async def test_a_batch_consumer_handles_each_fetch_at_once_and_each_event_once(
     assert sum(batches[1:]) >= 30  # the failed batch came back whole
 
 
+async def _parked_alone(
+    settings: Settings, db: Database, consumer: Consumer, ids: list[uuid.UUID], bad: uuid.UUID
+) -> list[asyncpg.Record]:
+    """Run ``consumer`` until ``bad`` is parked and the other events took effect; they took it
+    once each, not held back by it, and it took none. The parked rows."""
+
+    async def parked() -> list[asyncpg.Record]:
+        async with db.connection() as conn:
+            return await conn.fetch("SELECT * FROM parked_events WHERE consumer LIKE $1", f"%{consumer.name}")
+
+    async with running_worker(settings, consumers=[consumer]):
+        rows = await eventually(parked, timeout=30)
+        await eventually(lambda: _has_all(db, [i for i in ids if i != bad]), timeout=20)
+    assert [r["event_id"] for r in rows] == [bad]
+    effects = await _effects(db)
+    assert bad not in effects
+    assert all(effects[i] == 1 for i in ids if i != bad)
+    return rows
+
+
 async def test_a_failing_batch_is_handled_again_event_by_event_when_a_handler_can(
     servers: Servers, fresh_database_url: str, db: Database
 ) -> None:
@@ -500,17 +520,7 @@ async def test_a_failing_batch_is_handled_again_event_by_event_when_a_handler_ca
         batch_handler=handle_batch, batch_types=frozenset({"users.role_changed"}),
     )  # fmt: skip
 
-    async def parked() -> list[asyncpg.Record]:
-        async with db.connection() as conn:
-            return await conn.fetch("SELECT * FROM parked_events WHERE consumer LIKE '%test-batch-fallback'")
-
-    async with running_worker(settings, consumers=[consumer]):
-        rows = await eventually(parked, timeout=30)
-        await eventually(lambda: _has_all(db, [i for i in ids if i != bad]), timeout=20)
-    assert [r["event_id"] for r in rows] == [bad]
-    effects = await _effects(db)
-    assert bad not in effects
-    assert all(effects[i] == 1 for i in ids if i != bad)  # the others once each, not held back
+    await _parked_alone(settings, db, consumer, ids, bad)
     assert batches[0] > 1  # the fetch came as a batch first
 
 
@@ -565,19 +575,8 @@ async def test_a_failing_event_in_a_together_fetch_is_parked_alone(
         ids = [await emit(conn, _event(aggregate, n), aggregate_id=aggregate) for n in range(12)]
     bad = ids[5]
     consumer, _ = _together_consumer("test-together-poison", poison={bad})
-
-    async def parked() -> list[asyncpg.Record]:
-        async with db.connection() as conn:
-            return await conn.fetch("SELECT * FROM parked_events WHERE consumer LIKE '%test-together-poison'")
-
-    async with running_worker(settings, consumers=[consumer]):
-        rows = await eventually(parked, timeout=30)
-        await eventually(lambda: _has_all(db, [i for i in ids if i != bad]), timeout=20)
-    assert [r["event_id"] for r in rows] == [bad]
+    rows = await _parked_alone(settings, db, consumer, ids, bad)
     assert rows[0]["attempts"] == settings.consumer_max_attempts
-    effects = await _effects(db)
-    assert bad not in effects
-    assert all(effects[i] == 1 for i in ids if i != bad)  # the others, once each, not held back
 
 
 async def test_a_together_fetch_delivered_twice_takes_effect_once(
