@@ -34,8 +34,8 @@ WHERE l.cart_id = $1
 ORDER BY l.added_at, l.variant_id;
 
 -- name: place_order
--- What a checkout writes but its stock holds (``inventory.reserve`` writes those last, so that the
--- stock rows are locked for the shortest time), in one statement:
+-- What a checkout writes, in one statement, but the units its holds take on the stock rows
+-- (``inventory.reserve`` takes them last, so that those rows are locked for the shortest time):
 --   the order ($1..$20: id, number, user, e-mail, cart, currency, subtotal, discount, tax,
 --     shipping, shipping tax, total, prices include tax, coupon code, shipping method id and name,
 --     address, payment provider, holds' expiry, placed at), its first history entry,
@@ -47,6 +47,8 @@ ORDER BY l.added_at, l.variant_id;
 --   the cart's conversion,
 --   the outbox events ($40 ids, $41 types, $42 aggregates, $43 sequences, $44 data) of its new
 --     aggregates with their sequence rows ($45 aggregates, $46 last sequences),
+--   the stock holds ($53 lines, $54 variants, $55 warehouses, $56 quantities; expiring at $19),
+--     a ledger row each,
 --   and the answer under the idempotency key ($47 scope, $48 route, $49 key, $50 fingerprint,
 --     $51 status, $52 body; replacing an expired answer: the key's lock is held).
 WITH o AS (
@@ -88,6 +90,15 @@ WITH o AS (
     FROM unnest($40::uuid[], $41::text[], $42::text[], $43::bigint[], $44::jsonb[]) WITH ORDINALITY
          AS e (id, event_type, aggregate_id, sequence, data, ord)
     ORDER BY e.ord
+), wanted AS (
+    SELECT * FROM unnest($53::uuid[], $54::uuid[], $55::uuid[], $56::int[])
+             AS w (line_id, variant_id, warehouse_id, quantity)
+), holds AS (
+    INSERT INTO stock_holds (order_id, line_id, variant_id, warehouse_id, quantity, expires_at)
+    SELECT $1, line_id, variant_id, warehouse_id, quantity, $19 FROM wanted
+), ledger AS (
+    INSERT INTO stock_movements (variant_id, warehouse_id, on_hand_delta, reserved_delta, reason, reference)
+    SELECT variant_id, warehouse_id, 0, quantity, 'reserved', $1::text FROM wanted
 )
 INSERT INTO idempotency_keys (scope, route, key, fingerprint, status_code, body)
 VALUES ($47, $48, $49, $50, $51, $52)

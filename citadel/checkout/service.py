@@ -8,10 +8,11 @@ shopper must fix is refused (nothing sellable, unavailable items, no address or 
 e-mail, a total other than ``expectedTotal``); coupon uses are taken; the allocation kernel plans
 where each line is held; one statement (``place_order``) writes the order with its lines, history
 and one fulfilment per vendor, the payment, the cart's conversion, the outbox events
-(``orders.placed``, ``inventory.reserved``, ``payments.pending``) and the stored answer; last, the
-holds are written (``inventory.reserve``), so that the stock rows are locked from that statement
-to the commit only: a checkout of a hot SKU waits for no more than that. Seven round trips, BEGIN
-and COMMIT included, where each domain writing its own rows took fourteen.
+(``orders.placed``, ``inventory.reserved``, ``payments.pending``), the stock holds with their
+ledger rows, and the stored answer; last, the held units are taken on the stock rows
+(``inventory.reserve``), so that those rows are locked from that one update to the commit only:
+a checkout of a hot SKU waits for no more than that. Seven round trips, BEGIN and COMMIT
+included, where each domain writing its own rows took fourteen.
 
 The plan is made from stock rows read without their locks, and holds only where it leaves a row
 above zero and above its low-stock threshold (nothing to announce). When a row no longer allows
@@ -267,18 +268,15 @@ async def _place(
     number = orders.order_number(seq)
     payment = payments.new_payment(order_id, provider.name, draft.total, draft.currency, details, now)
     requests = [HoldRequest(line_id=x.id, variant_id=x.variant_id, quantity=x.quantity) for x in draft.lines]
-    parts = inventory.plan_holds(requests, offered) if unlocked else []  # refused before any write
+    levels = None if unlocked else await inventory.lock_levels(conn, [x.variant_id for x in draft.lines])
+    parts = inventory.plan_holds(requests, offered if levels is None else levels)  # before any write
     body = _encoder.encode(orders.placed_view(draft, number, payment))
-    await _write(conn, draft, number, payment, _events(conn, draft, number, payment), claimed, body)
-    # stock last: its rows are locked from here to the commit only
-    if unlocked:
-        if not await inventory.reserve(conn, order_id, parts, draft.holds_expire_at, unlocked=True):
-            raise _StockMoved()
-        return body, draft
-    levels = await inventory.lock_levels(conn, [x.variant_id for x in draft.lines])
-    parts = inventory.plan_holds(requests, levels)
-    await inventory.reserve(conn, order_id, parts, draft.holds_expire_at, unlocked=False)
-    await inventory.announce_holds(conn, levels, parts)
+    await _write(conn, draft, number, payment, parts, _events(conn, draft, number, payment), claimed, body)
+    # the units on the stock rows last: the rows are locked from here to the commit only
+    if not await inventory.reserve(conn, parts, unlocked=unlocked):
+        raise _StockMoved()
+    if levels is not None:
+        await inventory.announce_holds(conn, levels, parts)
     return body, draft
 
 
@@ -342,6 +340,7 @@ async def _write(
     draft: OrderDraft,
     number: str,
     payment: PaymentRow,
+    parts: list[inventory.HoldPart],
     events: OutboxRows,
     claimed: Claimed,
     body: bytes,
@@ -365,4 +364,6 @@ async def _write(
         events.ids, events.types, events.aggregates, events.sequences, events.data,
         events.sequence_aggregates, events.last_sequences,
         claimed.scope, ROUTE, claimed.key, claimed.fingerprint, 201, body,
+        [x.line_id for x in parts], [x.variant_id for x in parts], [x.warehouse_id for x in parts],
+        [x.quantity for x in parts],
     )  # fmt: skip

@@ -92,29 +92,22 @@ FOR UPDATE OF s;
 -- Holds -----------------------------------------------------------------------------------------
 
 -- name: reserve_stock
--- Hold stock for an order's lines: per (variant $1, warehouse $2) row, $3 more reserved where
--- that many are still offered (with $7, where more than that many are, and more than the row's
--- low-stock threshold: a plan made from rows read without their locks reserves only where the
--- holds can neither empty a row nor cross its threshold, so that nothing needs announcing), a
--- hold for line $4 of order $5 expiring at $6, and a ledger row each. The rows are locked in
--- primary-key order ($1, $2 come sorted so). Returns how many stock rows took their reservation.
-WITH wanted AS (
-    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::uuid[])
-             AS w (variant_id, warehouse_id, quantity, line_id)
-), reserved AS (
+-- Take units planned for holds on the stock rows: per (variant $1, warehouse $2) row, $3 more
+-- reserved where that many are still offered (with $4, where more than that many are, and more
+-- than the row's low-stock threshold: a plan made from rows read without their locks reserves
+-- only where the holds can neither empty a row nor cross its threshold, so that nothing needs
+-- announcing). The rows are locked in primary-key order ($1, $2 come sorted so). Returns how
+-- many rows took their part. (The holds and their ledger rows are written by checkout's placing
+-- statement, before this one: the rows stay locked for this update and the commit only.)
+WITH taken AS (
     UPDATE stock s SET reserved = s.reserved + w.quantity, updated_at = now()
-    FROM wanted w
+    FROM unnest($1::uuid[], $2::uuid[], $3::int[]) AS w (variant_id, warehouse_id, quantity)
     WHERE s.variant_id = w.variant_id AND s.warehouse_id = w.warehouse_id
-      AND s.on_hand - s.reserved - w.quantity >= CASE WHEN $7 THEN greatest(s.low_stock_threshold, 0) + 1 ELSE 0 END
-    RETURNING s.variant_id
-), holds AS (
-    INSERT INTO stock_holds (order_id, line_id, variant_id, warehouse_id, quantity, expires_at)
-    SELECT $5, line_id, variant_id, warehouse_id, quantity, $6 FROM wanted
-), ledger AS (
-    INSERT INTO stock_movements (variant_id, warehouse_id, on_hand_delta, reserved_delta, reason, reference)
-    SELECT variant_id, warehouse_id, 0, quantity, 'reserved', $5::text FROM wanted
+      AND s.on_hand - s.reserved - w.quantity
+          >= CASE WHEN $4 THEN greatest(s.low_stock_threshold, 0) + 1 ELSE 0 END
+    RETURNING 1
 )
-SELECT count(*)::int FROM reserved;
+SELECT count(*)::int FROM taken;
 
 -- name: order_holds
 SELECT id, line_id, variant_id, warehouse_id, quantity, returned, status, expires_at

@@ -3,12 +3,13 @@
 - ``plan_holds`` takes the levels of the order's stock rows and lets the allocation kernel choose
   warehouses (one that ships the whole order, else by priority, then most stock). Not enough
   stock anywhere is 409 ``insufficient_stock``, naming each short variant and what it offers.
-  ``reserve`` writes the plan: a conditional update per stock row (locked in primary-key
-  order), a hold per line and warehouse with its expiry, and a ledger row each. Checkout first
-  plans from levels read without locks, so that a stock row is locked only by that one
-  statement and the commit after it: such a plan holds only where nothing needs announcing, and
-  when a row no longer allows it, the checkout plans again with the rows locked
-  (``lock_levels``) and ``announce_holds`` says what the holds changed.
+  Checkout writes the plan's holds (one per line and warehouse, with its expiry) and their
+  ledger rows in its placing statement; then ``reserve`` takes the units on the stock rows, a
+  conditional update per row (locked in primary-key order), so that a row stays locked for that
+  one update and the commit. Checkout first plans from levels read without locks: such a plan
+  takes only where nothing needs announcing, and when a row no longer allows it, the checkout
+  plans again with the rows locked (``lock_levels``) and ``announce_holds`` says what the holds
+  changed.
 - ``release`` gives held units back (cancelled or expired before payment); ``allocate`` turns
   holds into allocations when the payment is captured, without touching the stock rows (the units
   stay on hand and reserved: promised until they ship); ``ship`` takes the units of shipped lines
@@ -20,7 +21,6 @@
 import uuid
 from array import array
 from collections.abc import Mapping
-from datetime import datetime
 from typing import NamedTuple
 
 from citadel._fast import inventory as allocation
@@ -107,17 +107,15 @@ def plan_holds(
     ]
 
 
-async def reserve(
-    conn: Connection, order_id: uuid.UUID, parts: list[HoldPart], expires_at: datetime, *, unlocked: bool
-) -> bool:
-    """Write the planned holds: the stock rows' reservations (locked in primary-key order), a hold
-    per part and its ledger row. A plan made from ``unlocked`` levels holds only where the holds
-    leave the row above zero and above its low-stock threshold; False when some row no longer
-    allows its part (the caller plans again under lock). A plan made under lock always fits."""
+async def reserve(conn: Connection, parts: list[HoldPart], *, unlocked: bool) -> bool:
+    """Take the planned parts on their stock rows (locked in primary-key order), once their holds
+    and ledger rows are written. A plan made from ``unlocked`` levels takes only where that leaves
+    the row above zero and above its low-stock threshold; False when some row no longer allows its
+    part (the caller rolls back and plans again under lock). A plan made under lock always fits."""
     ordered = sorted(parts, key=lambda p: (p.variant_id, p.warehouse_id))
     taken = await conn.fetchval(
         Q.reserve_stock, [p.variant_id for p in ordered], [p.warehouse_id for p in ordered],
-        [p.quantity for p in ordered], [p.line_id for p in ordered], order_id, expires_at, unlocked,
+        [p.quantity for p in ordered], unlocked,
     )  # fmt: skip
     if taken == len(parts):
         return True
