@@ -155,7 +155,7 @@ async def price(
 ) -> PricedCart:
     """Price the cart's ``lines`` (in their order) with their ``variants`` already read: the rules
     they need beyond those (price lists, the entered coupon) are read here. With ``available``
-    None (checkout, which holds stock under lock itself) no stock notice is made."""
+    None (checkout, whose holds check stock as they are taken) no stock notice is made."""
     ids = [line.variant_id for line in lines]
     currency = cart.currency
     if currency is None and variants:
