@@ -13,6 +13,7 @@ from tests.fixtures.commerce import (
     ACTION_CARD,
     DECLINED_CARD,
     TEST_CARD,
+    Shopper,
     add,
     checkout,
     customer,
@@ -364,6 +365,49 @@ async def test_a_fetch_of_payments_is_answered_together(client: AppClient) -> No
         assert by_aggregate[str(payment_id)] == [("payments.pending", 1), ("payments.captured", 2)]
     assert by_aggregate[str(ids[3])] == [("payments.pending", 1), ("payments.failed", 2)]
     assert by_aggregate[str(ids[4])] == [("payments.pending", 1), ("payments.action_required", 2)]
+
+
+async def test_payment_answers_racing_cancellations_leave_every_order_settled_once(client: AppClient) -> None:
+    # a fetch of payments is answered while each order's customer cancels it: whichever comes
+    # first, every order ends cancelled with its payment voided or refunded and its units back
+    shop = await open_shop(client)
+    _, variant = await stocked_product(client, shop, stock=(20,))
+    placed = []
+    for _ in range(6):
+        shopper = await customer(client)
+        _, cart = await ready_cart(client, shop, [(variant, 2)], shopper)
+        response = await checkout(client, shopper, cart["totals"]["totalAmount"], provider="manual")
+        assert response.status_code == 201, response.text
+        placed.append((shopper, response.json()))
+    ids = [uuid.UUID(order["payment"]["id"]) for _, order in placed]
+    async with client.runtime.db.transaction() as conn:  # made card payments no worker answers
+        await conn.execute(
+            "UPDATE payments SET provider = 'test', method_details = $2 WHERE id = ANY($1::uuid[])",
+            ids,
+            {"brand": "test", "last4": "4242", "outcome": "succeed"},
+        )
+
+    async def answer() -> None:
+        async with client.runtime.db.transaction(generic_plans=True) as conn:
+            await orders_service.process_payments(conn, ids)
+
+    async def cancel(shopper: Shopper, order: dict[str, Any]) -> int:
+        url = f"/api/v1/orders/{order['id']}/cancel"
+        return (await client.post(url, json={"reason": "changed"}, headers=shopper.headers)).status_code
+
+    results = await asyncio.gather(answer(), *(cancel(s, o) for s, o in placed))
+    assert results[1:] == [200] * len(placed)
+    found = [await _order(client, {}, order) for _, order in placed]
+    assert {o["status"] for o in found} == {"cancelled"}
+    assert {o["payment"]["status"] for o in found} <= {"voided", "refunded"}
+    assert await _stock(client, variant) == [(20, 0)]  # every unit back on offer, none twice
+    async with client.runtime.db.connection() as conn:
+        ledger = await conn.fetchrow(
+            "SELECT sum(on_hand_delta) AS on_hand, sum(reserved_delta) AS reserved FROM stock_movements"
+            " WHERE variant_id = $1",
+            uuid.UUID(variant),
+        )
+    assert (ledger["on_hand"], ledger["reserved"]) == (20, 0)
 
 
 async def test_a_manual_payment_waits_for_an_admin(client: AppClient, worker: Worker) -> None:
