@@ -244,6 +244,7 @@ class EdgeMiddleware:
         extra = self.docs_headers if path.startswith(DOCS_PREFIX) else self.headers
         gzipper = _Gzip(self.gzip_minimum) if accepts_gzip and self.gzip_minimum > 0 else None
         status = 500
+        self.runtime.request_started()
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
@@ -287,6 +288,7 @@ class EdgeMiddleware:
                     extra={"ip": ip, "path": path, "status": status, "ms": round(elapsed * 1000, 2)},
                 )
             request_id_var.reset(token)
+            self.runtime.request_ended()
 
     def _scan(self, headers: Iterable[tuple[bytes, bytes]]) -> tuple[bytes, bytes | None, bool]:
         """One pass over the request headers: (request id, X-Forwarded-For, accepts gzip)."""

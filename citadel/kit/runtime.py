@@ -43,6 +43,8 @@ logger = logging.getLogger("citadel.runtime")
 
 METRICS_FLUSH_S = 1.0
 TASK_STOP_TIMEOUT_S = 5.0
+# how long a shutdown waits for requests still running before it closes what they use
+DRAIN_TIMEOUT_S = 10.0
 
 
 def cache_versions(settings: Settings, topics: frozenset[str]) -> CacheVersions:
@@ -136,6 +138,9 @@ class Runtime:
         self.cursors = Signer(settings.cursor_secret.reveal(), "cursor")
         self._local_caches: dict[str, LocalCache[Any, Any]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        # HTTP requests running now (counted by the edge middleware), and what a shutdown waits on
+        self.in_flight = 0
+        self._drained: asyncio.Event | None = None
 
     def local_cache(
         self, topic: str, *, max_entries: int = 1000, ttl_s: float | None = None
@@ -165,6 +170,26 @@ class Runtime:
             except OSError as exc:
                 logger.warning("cannot write metrics snapshot: %s", exc)
 
+    def request_started(self) -> None:
+        self.in_flight += 1
+
+    def request_ended(self) -> None:
+        self.in_flight -= 1
+        if not self.in_flight and self._drained is not None:
+            self._drained.set()
+
+    async def drain(self, timeout_s: float = DRAIN_TIMEOUT_S) -> None:
+        """Wait, bounded, for the requests still running. The server may start a shutdown while
+        some run (those whose clients went away, for one): closing the pools under them would
+        turn them into errors and cut short what they were writing."""
+        if not self.in_flight:
+            return
+        self._drained = asyncio.Event()
+        try:
+            await asyncio.wait_for(self._drained.wait(), timeout_s)
+        except TimeoutError:
+            logger.warning("%d requests still running after %.0f s; shutting down", self.in_flight, timeout_s)
+
     def spawn(self, factory: Callable[[], Any], name: str) -> None:
         self._tasks.append(asyncio.create_task(factory(), name=name))
 
@@ -181,6 +206,7 @@ class Runtime:
         try:
             yield
         finally:
+            await self.drain()
             for task in self._tasks:
                 task.cancel()
             if self._tasks:

@@ -1,15 +1,17 @@
 """The HTTP edge: problem+json for every bad input, request ids, security headers, limits, gzip, CORS."""
 
+import asyncio
 import gzip
 import logging
 import os
 import re
 
 import pytest
-from litestar import get
+from litestar import Request, get
 
 from citadel.app import create_app
 from citadel.kit.http import gzipped
+from citadel.kit.runtime import runtime_of
 from citadel.settings import Settings
 from tests.fixtures.app import AppClient, http_client, make_settings, running_app
 from tests.fixtures.factories import PASSWORD, Account, register
@@ -199,6 +201,44 @@ async def test_unexpected_errors_are_500_problems_without_details(
     assert "secret" not in response.text
     assert any("secret internal detail" in str(r.exc_info) for r in caplog.records)
     assert problem["requestId"]
+
+
+async def test_a_shutdown_waits_for_the_requests_still_running(settings: Settings) -> None:
+    """The server may begin a shutdown while requests run (those whose clients left, for one):
+    the pools they use stay open until they end."""
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    @get("/api/v1/test-slow", operation_id="testSlow")
+    async def slow(request: Request) -> dict[str, int]:
+        entered.set()
+        await release.wait()
+        async with runtime_of(request).db.connection() as conn:
+            return {"one": await conn.fetchval("SELECT 1")}
+
+    app = create_app(settings)
+    app.register(slow)
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def serve() -> None:
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    server = asyncio.create_task(serve())
+    await asyncio.wait_for(started.wait(), 10)
+    async with http_client(app) as http:
+        request = asyncio.create_task(http.get("/api/v1/test-slow"))
+        await asyncio.wait_for(entered.wait(), 10)
+        stop.set()
+        await asyncio.sleep(0.3)
+        assert not server.done()  # the shutdown waits for the request
+        assert app.state.runtime.in_flight == 1
+        release.set()
+        response = await asyncio.wait_for(request, 10)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"one": 1}
+    await asyncio.wait_for(server, 10)
+    assert app.state.runtime.in_flight == 0
 
 
 async def test_health_and_readiness(client: AppClient) -> None:
