@@ -145,9 +145,12 @@ LIMIT $2;
 
 -- name: record_query_stats
 -- Counts a worker gathered, added to the day's totals (parallel arrays: one element per query).
+-- Rows are written in key order: workers flushing the same queries at once then lock them in
+-- the same order and wait for each other instead of deadlocking.
 INSERT INTO search_query_stats AS s (day, query, searches, zero_results, last_searched_at)
 SELECT q.day, q.query, q.searches, q.zero_results, now()
 FROM unnest($1::date[], $2::text[], $3::int[], $4::int[]) AS q (day, query, searches, zero_results)
+ORDER BY q.day, q.query
 ON CONFLICT (day, query) DO UPDATE
 SET searches = s.searches + EXCLUDED.searches,
     zero_results = s.zero_results + EXCLUDED.zero_results,

@@ -1,5 +1,7 @@
 """Search on PostgreSQL: relevance, typos, the list filters, facets, paging, suggestions, statistics."""
 
+import asyncio
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -245,3 +247,28 @@ async def test_search_follows_catalog_changes(client: AppClient, catalog: dict[s
 def test_search_words_are_plain_words_only() -> None:
     assert search.words_of("Café & <script>:* | !shoes") == ("café", "script", "shoes")
     assert len(search.words_of(" ".join(f"w{n}" for n in range(20)))) == 8
+
+
+async def test_workers_flushing_the_same_queries_at_once_do_not_deadlock(client: AppClient) -> None:
+    """Two workers' counts of the same queries, gathered in opposite orders, written together:
+    both land whole (no deadlock, nothing lost), round after round."""
+    day = datetime.now(UTC).date()
+    queries = [unique("flush") for _ in range(2000)]
+    forward = {(day, q): (1, 0) for q in queries}
+    backward = {(day, q): (2, 1) for q in reversed(queries)}
+    db = client.runtime.db
+
+    async def flush(counts: dict[tuple[date, str], tuple[int, int]]) -> None:
+        async with db.transaction() as conn:
+            await search.flush_query_stats(conn, counts)
+
+    rounds = 5
+    for _ in range(rounds):
+        await asyncio.gather(flush(forward), flush(backward))
+    async with db.connection() as conn:
+        rows = await conn.fetch(
+            "SELECT searches, zero_results FROM search_query_stats WHERE day = $1 AND query = ANY ($2)",
+            day,
+            queries,
+        )
+    assert sorted((r["searches"], r["zero_results"]) for r in rows) == [(3 * rounds, rounds)] * len(queries)
