@@ -11,6 +11,11 @@ ON CONFLICT DO NOTHING;
 -- Fresh statistics after a bulk load, so the planner picks the indexes.
 ANALYZE categories, products, product_variants, stock, warehouses, search_terms;
 
+-- name: vacuum_catalog
+-- After a bulk load has committed: the loaded pages marked all-visible and their rows' hints set
+-- now, rather than by the first reads (each of which would otherwise check and dirty them).
+VACUUM products, product_variants, stock, stock_movements;
+
 -- name: count_products
 SELECT count(*) FROM products;
 

@@ -117,6 +117,9 @@ async def seed(
                         vendor_ids=vendor_ids,
                         progress=lambda n: bar.advance(products_task, n),
                     )
+            if catalog is not None:
+                async with db.connection() as conn:
+                    await conn.execute(Q.vacuum_catalog)
         return SeedReport(users=created, skipped=False, catalog=catalog, shipping_methods=methods)
     finally:
         await db.close()
