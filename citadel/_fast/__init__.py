@@ -11,6 +11,7 @@ NO_EXTENSIONS = os.environ.get("CITADEL_NO_EXTENSIONS") == "1"
 
 if NO_EXTENSIONS:
     from citadel._fast import cart_py as cart
+    from citadel._fast import facets_py as facets
     from citadel._fast import inventory_py as inventory
     from citadel._fast import money_py as money
     from citadel._fast import pricing_py as pricing
@@ -18,10 +19,11 @@ if NO_EXTENSIONS:
 else:
     from citadel._fast import (  # type: ignore[no-redef]
         cart,
+        facets,
         inventory,
         money,
         pricing,
         tax,
     )
 
-__all__ = ["NO_EXTENSIONS", "cart", "inventory", "money", "pricing", "tax"]
+__all__ = ["NO_EXTENSIONS", "cart", "facets", "inventory", "money", "pricing", "tax"]

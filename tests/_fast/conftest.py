@@ -5,7 +5,7 @@ from types import ModuleType
 
 import pytest
 
-from citadel._fast import cart_py, inventory_py, money_py, pricing_py, tax_py
+from citadel._fast import cart_py, facets_py, inventory_py, money_py, pricing_py, tax_py
 
 
 def _compiled(name: str) -> ModuleType | None:
@@ -20,7 +20,15 @@ pricing_c = _compiled("pricing")
 tax_c = _compiled("tax")
 cart_c = _compiled("cart")
 inventory_c = _compiled("inventory")
-COMPILED = {"money": money_c, "pricing": pricing_c, "tax": tax_c, "cart": cart_c, "inventory": inventory_c}
+facets_c = _compiled("facets")
+COMPILED = {
+    "money": money_c,
+    "pricing": pricing_c,
+    "tax": tax_c,
+    "cart": cart_c,
+    "inventory": inventory_c,
+    "facets": facets_c,
+}
 
 MONEY_IMPLEMENTATIONS = [money_py] + ([money_c] if money_c is not None else [])
 
@@ -55,4 +63,9 @@ def cart(request: pytest.FixtureRequest) -> ModuleType:
 
 @pytest.fixture(params=_both(inventory_py, inventory_c), ids=_ids)
 def inventory(request: pytest.FixtureRequest) -> ModuleType:
+    return request.param
+
+
+@pytest.fixture(params=_both(facets_py, facets_c), ids=_ids)
+def facets(request: pytest.FixtureRequest) -> ModuleType:
     return request.param

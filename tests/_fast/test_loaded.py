@@ -9,13 +9,14 @@ import sys
 
 import pytest
 
-KERNELS = ("money", "pricing", "tax", "cart", "inventory")
+KERNELS = ("money", "pricing", "tax", "cart", "inventory", "facets")
 PUBLIC = {
     "money": ("apply_rate", "apply_rate_batch", "allocate"),
     "pricing": ("unit_prices", "line_subtotals", "apply_discounts"),
     "tax": ("match_rates", "line_taxes"),
     "cart": ("totals",),
     "inventory": ("allocate_lines",),
+    "facets": ("count_codes",),
 }
 
 

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from citadel.search import service as search
-from citadel.search.service import postgres
 from tests.fixtures.app import AppClient
 from tests.fixtures.catalog import Seller, create_category, create_product, create_seller, unique
 from tests.fixtures.factories import Account, create_account, register
@@ -125,14 +124,6 @@ async def test_facet_values_written_after_a_search_are_labelled(
         (catalog["audio"]["name"], 3),
         (catalog["kitchen"]["name"], 3),
     }
-
-
-def test_packed_facet_codes_are_counted() -> None:
-    packed = b"".join(code.to_bytes(4, "big") for code in [7, 300, 7, 70_000, 7])
-    assert postgres.count_codes(packed) == {7: 3, 300: 1, 70_000: 1}
-    assert postgres.count_codes(b"") == {}
-    with pytest.raises(ValueError):
-        postgres.count_codes(b"\x00\x00\x01")
 
 
 async def test_pages_by_cursor_at_most_ten_deep(client: AppClient, catalog: dict[str, Any]) -> None:

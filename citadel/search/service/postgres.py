@@ -10,14 +10,12 @@ nothing, nothing is found. All of it is one statement: the choice, then total, p
 over one materialized set of matches; a page sorted otherwise than by relevance computes no
 rank."""
 
-import sys
 import uuid
-from array import array
-from collections import Counter
 from typing import Any, NamedTuple
 
 import msgspec
 
+from citadel._fast import facets
 from citadel.catalog import service as catalog
 from citadel.catalog.models import ProductSummary
 from citadel.kit.db import Database, load_queries
@@ -47,17 +45,6 @@ _items = msgspec.json.Decoder(list[ProductSummary])
 Label = tuple[str, str, str, str | None]
 FACET_LABELS_TOPIC = "facet_labels"
 MAX_FACET_LABELS = 200_000
-
-
-def count_codes(packed: bytes) -> Counter[int]:
-    """Codes packed as 4-byte big-endian signed integers (PostgreSQL's int4send), counted."""
-    if len(packed) % 4:
-        raise ValueError("packed facet codes are 4 bytes each")
-    codes = array("i")
-    codes.frombytes(packed)
-    if sys.byteorder == "little":
-        codes.byteswap()
-    return Counter(codes)
 
 
 def tsquery(words: tuple[str, ...], *, prefix: bool = False) -> str:
@@ -127,7 +114,7 @@ class PostgresSearch:
         assert row is not None  # an aggregate query always answers one row
         facet_counts: dict[int, int] = {}
         bucket_counts: list[tuple[int, int]] = []
-        for code, n in count_codes(row["codes"]).items():
+        for code, n in facets.count_codes(row["codes"]).items():
             if code >= 0:
                 facet_counts[code] = n
             else:
