@@ -89,6 +89,8 @@ def _summary(rounds: list[dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
             "p99_ms": statistics.median(r["latency_ms"]["p99"] for r in results),
             "cpu_us": statistics.median(r["server_cpu_us_per_request"] for r in results),
             "errors": sum(r["error_count"] for r in results),
+            # how each round's connections fell to the workers (an uneven split slows a round)
+            "split": " ".join("/".join(map(str, r.get("worker_connections") or ["?"])) for r in results),
         }
         for ceiling in CEILINGS:
             if ceiling in rounds[0] and ceiling != case:
@@ -106,7 +108,7 @@ def _summary(rounds: list[dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
 def _print(rows: list[dict[str, Any]]) -> None:
     print(
         f"{'case':14} {'conns':>5} {'req/s':>9} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'µs/req':>7} "
-        f"{'of a_rsgi':>9} {'of b_struct':>11} {'of c_pk':>8} {'errors':>6}"
+        f"{'of a_rsgi':>9} {'of b_struct':>11} {'of c_pk':>8} {'errors':>6}  workers' connections"
     )
     for row in rows:
         ratios = [
@@ -116,7 +118,7 @@ def _print(rows: list[dict[str, Any]]) -> None:
         print(
             f"{row['case']:14} {row['connections']:>5} {row['rps']:>9,.0f} {row['p50_ms']:>7.2f} "
             f"{row['p95_ms']:>7.2f} {row['p99_ms']:>7.2f} {row['cpu_us']:>7.0f} {ratios[0]:>9} "
-            f"{ratios[1]:>11} {ratios[2]:>8} {row['errors']:>6}"
+            f"{ratios[1]:>11} {ratios[2]:>8} {row['errors']:>6}  {row['split']}"
         )
     for row in rows:
         extra = {k: v for k, v in row.items() if k.startswith("of_") and k[3:] not in CEILINGS}

@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -47,9 +48,11 @@ class Server:
     interface: str = "asgi"
     workers: int = 2
     factory: bool = False
-    # connections a worker holds open at once (Granian counts connections, not requests): 32
-    # suits wrk's 64 connections; a load run with a thousand users needs more
-    backpressure: int = 32
+    # connections a worker holds open at once (Granian counts connections, not requests). The
+    # kernel hashes wrk's connections to the workers, so 64 may fall 39 to 25: with 32 a worker
+    # left the rest of its share unaccepted for the whole run (seen: 32/25 of 64); with 64 none
+    # waits, at the same rates. A load run with a thousand users needs more.
+    backpressure: int = 64
     env: Mapping[str, str] = field(default_factory=dict)
 
     def command(self, port: int) -> list[str]:
@@ -136,6 +139,22 @@ def _tree_cpu_seconds(root: psutil.Process) -> float:
     return total
 
 
+def worker_connections(root: psutil.Process, port: int) -> list[int]:
+    """Established client connections each worker of the server holds on ``port``, most first.
+    Granian's workers listen on sockets of their own (SO_REUSEPORT), so the kernel spreads the
+    load generator's connections over them by a hash: with few connections the split is uneven
+    (16 may land 12 to 4), and a round's figures depend on it."""
+    counts = []
+    for proc in root.children(recursive=True):
+        try:
+            connections = proc.net_connections(kind="tcp")
+        except psutil.Error:
+            continue
+        established = [c for c in connections if c.status == psutil.CONN_ESTABLISHED and c.laddr]
+        counts.append(sum(1 for c in established if c.laddr.port == port))
+    return sorted((n for n in counts if n), reverse=True)
+
+
 def wrk(
     base: str,
     paths: list[str],
@@ -193,7 +212,14 @@ def measure(
             wrk(base, paths, load, load.warmup_s, script=script, script_env=extra)
         extra = script_env("measure") if script_env else None
         cpu_before = _tree_cpu_seconds(proc)
+        split: list[int] = []
+        sampler = threading.Timer(
+            min(1.0, load.duration_s / 2),
+            lambda: split.extend(worker_connections(proc, int(base.rsplit(":", 1)[1]))),
+        )
+        sampler.start()
         raw = wrk(base, paths, load, load.duration_s, script=script, script_env=extra)
+        sampler.join()
         cpu_used = _tree_cpu_seconds(proc) - cpu_before
         found = after() if after else {}
     seconds = raw["duration_us"] / 1e6
@@ -215,6 +241,7 @@ def measure(
         "errors": errors,
         "error_count": sum(errors.values()),
         "server_cpu_us_per_request": round(cpu_used / max(1, raw["requests"]) * 1e6, 1),
+        "worker_connections": split,
         **found,
     }
 
