@@ -24,7 +24,7 @@ from citadel.bulk import models as bulk_models
 from citadel.catalog import models as catalog_models
 from citadel.inventory import models as inventory_models
 from citadel.kit.db import Connection, load_queries
-from citadel.kit.ids import uuid7
+from citadel.kit.ids import uuid7, uuid7s
 from citadel.kit.structs import Event
 from citadel.orders import models as orders_models
 from citadel.payments import models as payments_models
@@ -104,7 +104,7 @@ async def emit(conn: Connection, event: Event, *, aggregate_id: uuid.UUID | str)
 
 async def emit_many(conn: Connection, events: list[tuple[Event, uuid.UUID | str]]) -> list[uuid.UUID]:
     """Write several (event, aggregate id) pairs to the outbox in one statement, in order."""
-    ids = [uuid7() for _ in events]
+    ids = uuid7s(len(events))
     conn.wake_relay_after_commit()
     await conn.execute(
         Q.insert_outbox_events,
@@ -143,7 +143,7 @@ def new_aggregate_events(conn: Connection, events: list[tuple[Event, uuid.UUID]]
         counts[key] = counts.get(key, 0) + 1
         sequences.append(counts[key])
     return OutboxRows(
-        ids=[uuid7() for _ in events],
+        ids=uuid7s(len(events)),
         types=[EVENT_NAMES[type(event)] for event, _ in events],
         aggregates=[str(aggregate) for _, aggregate in events],
         sequences=sequences,

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from citadel.auth.models import EmailVerificationRequested, PasswordResetRequested
 from citadel.inventory.models import StockLow
 from citadel.kit.db import Connection, from_rows, load_queries
-from citadel.kit.ids import uuid7
+from citadel.kit.ids import uuid7s
 from citadel.kit.money import format_amount
 from citadel.notifications.models import NotificationRow
 from citadel.orders.models import OrderLineRow, OrderRow, OrderStatusChanged
@@ -36,7 +36,7 @@ async def store(conn: Connection, messages: list[Message]) -> None:
     if not messages:
         return
     await conn.execute(
-        Q.insert_notifications, [uuid7() for _ in messages], [m.user_id for m in messages],
+        Q.insert_notifications, uuid7s(len(messages)), [m.user_id for m in messages],
         ["email"] * len(messages), [m.template for m in messages], [m.recipient for m in messages],
         [m.subject for m in messages], [m.body for m in messages], [m.source for m in messages],
     )  # fmt: skip

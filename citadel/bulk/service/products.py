@@ -29,7 +29,7 @@ from citadel.catalog.models import (
 )
 from citadel.kit.db import Connection, load_queries
 from citadel.kit.events import emit_many
-from citadel.kit.ids import uuid7
+from citadel.kit.ids import uuid7s
 from citadel.kit.money import CURRENCY_EXPONENTS
 from citadel.kit.structs import Event
 from citadel.kit.text import slugify
@@ -170,6 +170,7 @@ class _Batch:
         owners = {r["sku"]: r for r in await conn.fetch(Q.variants_by_sku, vendor_id, sorted(self.skus))}
         self.owners = owners
         checked: list[Checked] = []
+        fresh = iter(uuid7s(len(rows)))  # ids for the products that turn out to be new
         for row, p in rows:
             if p.category and p.category not in self.categories:
                 self.fail(row, p.sku, "category", f"No category {p.category!r}", "unknown_category")
@@ -182,7 +183,7 @@ class _Batch:
                 r = owners[p.sku]  # made through the product API: the product takes its SKU as its key
                 before = Before(r["product_id"], r["slug"], r["status"], r["price_amount"])
                 self.adopt[p.sku] = r["product_id"]
-            product_id = before.product_id if before else uuid7()
+            product_id = before.product_id if before else next(fresh)
             theirs = (v[0] for v in self.variants[row] if v[0] in owners)
             clash = next((s for s in theirs if owners[s]["product_id"] != product_id), None)
             if clash is not None:
@@ -209,6 +210,7 @@ class _Batch:
         records: list[tuple[Any, ...]] = []
         variants: list[tuple[Any, ...]] = []
         accepted: list[Checked] = []
+        fresh = iter(uuid7s(sum(len(self.variants[row]) for row, *_ in checked)))
         for row, p, product_id, before in checked:
             slug = before.slug if before is not None else ""
             if row in wanted:
@@ -223,7 +225,7 @@ class _Batch:
             key, owners = p.sku, self.owners
             for v in self.variants[row]:
                 found = owners.get(v[0])  # a variant found keeps its id and is updated in place
-                variants.append((found["id"] if found else uuid7(), key, *v, found is not None))
+                variants.append((found["id"] if found else next(fresh), key, *v, found is not None))
             accepted.append((row, p, product_id, before))
         return records, variants, accepted
 

@@ -40,7 +40,7 @@ from citadel.catalog.service.reads import list_vendor_products, product_detail
 from citadel.kit.db import Connection, from_row, from_rows, load_queries
 from citadel.kit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from citadel.kit.events import emit
-from citadel.kit.ids import uuid7
+from citadel.kit.ids import uuid7, uuid7s
 from citadel.kit.money import check_currency
 from citadel.kit.security import Signer
 from citadel.kit.text import slugify, squash
@@ -257,7 +257,7 @@ async def insert_variants(
         )
     inserted = await conn.fetch(
         Q.insert_variants,
-        [uuid7() for _ in variants],
+        uuid7s(len(variants)),
         product.id,
         product.vendor_id,
         [v.sku for v in variants],

@@ -20,7 +20,7 @@ from citadel._fast import money, pricing
 from citadel.auth.models import Principal
 from citadel.kit.db import Connection, from_row, from_rows, load_queries
 from citadel.kit.errors import FieldError, NotFound, ValidationFailed
-from citadel.kit.ids import uuid7
+from citadel.kit.ids import uuid7, uuid7s
 from citadel.kit.listing import Filter, ListSpec, Sort, fetch_page
 from citadel.kit.money import check_currency
 from citadel.kit.security import Signer
@@ -257,7 +257,7 @@ async def book_delivered(conn: Connection, fulfilment_id: uuid.UUID) -> int:
     computed = compute(rules, bases)
     await conn.execute(
         Q.insert_commission_entries,
-        [uuid7() for _ in rows],
+        uuid7s(len(rows)),
         [r["vendor_id"] for r in rows],
         [r["order_id"] for r in rows],
         [r["id"] for r in rows],
@@ -298,7 +298,7 @@ async def reverse_refund(
     if entries:
         await conn.execute(
             Q.insert_commission_entries,
-            [uuid7() for _ in entries],
+            uuid7s(len(entries)),
             [e["vendor_id"] for e, *_ in entries],
             [e["order_id"] for e, *_ in entries],
             [line for _, line, _, _ in entries],
