@@ -3,8 +3,10 @@
 import uuid
 from typing import Any
 
+import asyncpg
 import pytest
 
+from citadel.kit.ids import uuid7
 from tests.fixtures.app import AppClient
 from tests.fixtures.catalog import Seller, create_product, create_seller, product_body, unique
 from tests.fixtures.factories import Account, create_account, register
@@ -367,3 +369,29 @@ async def test_admin_cannot_be_impersonated_by_a_customer_account(client: AppCli
     customer: Account = await register(client)
     response = await client.get("/api/v1/vendor/products", headers=customer.headers)
     assert response.status_code == 403
+
+
+async def test_a_variant_belongs_to_its_products_vendor(client: AppClient) -> None:
+    """The database itself refuses a variant whose vendor is not its product's, and one whose
+    product does not exist; deleting a product takes its variants."""
+    owner, other = await create_seller(client), await create_seller(client)
+    product = await create_product(client, owner)
+    product_id = uuid.UUID(product["id"])
+    insert = (
+        "INSERT INTO product_variants (id, product_id, vendor_id, sku, name) VALUES ($1, $2, $3, $4, 'X')"
+    )
+    async with client.runtime.db.connection() as conn:
+        with pytest.raises(asyncpg.ForeignKeyViolationError):
+            await conn.execute(insert, uuid7(), product_id, other.vendor_id, unique("SKU"))
+        with pytest.raises(asyncpg.ForeignKeyViolationError):
+            await conn.execute(insert, uuid7(), uuid7(), owner.vendor_id, unique("SKU"))
+        await conn.execute(insert, uuid7(), product_id, owner.vendor_id, unique("SKU"))
+        assert (
+            await conn.fetchval("SELECT count(*) FROM product_variants WHERE product_id = $1", product_id)
+            >= 2
+        )
+        await conn.execute("DELETE FROM products WHERE id = $1", product_id)
+        assert (
+            await conn.fetchval("SELECT count(*) FROM product_variants WHERE product_id = $1", product_id)
+            == 0
+        )
