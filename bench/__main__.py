@@ -62,7 +62,7 @@ CASE_NAMES = {
     "foundation": (*CEILINGS, "full_info"),
     "catalog": (*CEILINGS, "detail_memory", "detail_redis", "list_memory", "detail_cold", "search"),
     "checkout": (*CEILINGS, "e_insert", "checkout_3", "checkout_1", "checkout_hot"),
-    "kernels": ("pricing_10k", "tax_10k", "cart_50", "allocation_20x10"),
+    "kernels": ("pricing_10k", "tax_10k", "cart_50", "allocation_20x10", "facets_22k"),
     "bulk": bulk.CASES,
 }
 

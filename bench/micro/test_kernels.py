@@ -3,19 +3,33 @@
 Each case runs both implementations on the same inputs; ``python -m bench kernels`` runs them
 and reports the compiled speed-up and nanoseconds per line. Cases: pricing 10,000 lines (unit
 prices and three discount rules), tax 10,000 lines (rate matching and per-line tax), the totals
-of a 50-line cart, and the allocation of a 20-line order over 10 warehouses.
+of a 50-line cart, the allocation of a 20-line order over 10 warehouses, and the facet codes of
+a broad search (22,000 codes of 300 values: a brand's 3,200 matches, as the catalog benchmark's
+"aurora" finds them), counted.
 """
 
 from __future__ import annotations
 
 import random
+import struct
 from array import array
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from citadel._fast import cart, cart_py, inventory, inventory_py, pricing, pricing_py, tax, tax_py
+from citadel._fast import (
+    cart,
+    cart_py,
+    facets,
+    facets_py,
+    inventory,
+    inventory_py,
+    pricing,
+    pricing_py,
+    tax,
+    tax_py,
+)
 from citadel._fast.common import DISCOUNT_FIXED, DISCOUNT_PERCENT, DISCOUNT_TIERED, TIERS, pack_text
 
 RNG = random.Random(5)
@@ -76,6 +90,12 @@ ORDER = (
     q([RNG.randint(1, 5) for _ in range(10)]),
 )
 
+CODES = 22_000
+FACET_CODES = struct.pack(
+    f">{CODES}i",
+    *[RNG.randrange(300) if RNG.random() < 0.85 else -1 - RNG.randrange(9) for _ in range(CODES)],
+)
+
 
 def _price(impl: ModuleType) -> Any:
     prices = impl.unit_prices(*PRICING["prices"])
@@ -95,6 +115,11 @@ CASES = {
         20,
         lambda impl: impl.allocate_lines(*ORDER),
         {"compiled": inventory, "pure": inventory_py},
+    ),
+    "facets_22k": (
+        CODES,
+        lambda impl: impl.count_codes(FACET_CODES),
+        {"compiled": facets, "pure": facets_py},
     ),
 }
 
