@@ -28,16 +28,25 @@ cdef inline int32_t _code_at(const unsigned char* at) noexcept nogil:
     return <int32_t>raw
 
 
+cdef int _allocate(uint32_t capacity, int32_t** keys, int64_t** counts) except -1:
+    """An empty table of ``capacity`` slots (every count 0), or MemoryError with nothing held."""
+    keys[0] = <int32_t*>malloc(capacity * sizeof(int32_t))
+    counts[0] = <int64_t*>calloc(capacity, sizeof(int64_t))
+    if keys[0] == NULL or counts[0] == NULL:
+        free(keys[0])
+        free(counts[0])
+        keys[0], counts[0] = NULL, NULL
+        raise MemoryError()
+    return 0
+
+
 cdef int _grow(int32_t** keys, int64_t** counts, uint32_t* capacity) except -1:
     """Twice the slots, every stored code moved to its slot in them."""
     cdef uint32_t old_capacity = capacity[0], new_capacity = old_capacity * 2
     cdef uint32_t mask = new_capacity - 1, slot, i
-    cdef int32_t* new_keys = <int32_t*>malloc(new_capacity * sizeof(int32_t))
-    cdef int64_t* new_counts = <int64_t*>calloc(new_capacity, sizeof(int64_t))
-    if new_keys == NULL or new_counts == NULL:
-        free(new_keys)
-        free(new_counts)
-        raise MemoryError()
+    cdef int32_t* new_keys
+    cdef int64_t* new_counts
+    _allocate(new_capacity, &new_keys, &new_counts)
     for i in range(old_capacity):
         if counts[0][i]:
             slot = _mix(<uint32_t>keys[0][i]) & mask
@@ -61,12 +70,9 @@ def count_codes(const unsigned char[:] packed):
     cdef uint32_t capacity = 256, filled = 0, slot, i
     cdef Py_ssize_t offset
     cdef int32_t code
-    cdef int32_t* keys = <int32_t*>malloc(capacity * sizeof(int32_t))
-    cdef int64_t* counts = <int64_t*>calloc(capacity, sizeof(int64_t))
-    if keys == NULL or counts == NULL:
-        free(keys)
-        free(counts)
-        raise MemoryError()
+    cdef int32_t* keys
+    cdef int64_t* counts
+    _allocate(capacity, &keys, &counts)
     try:
         for offset in range(0, size, 4):
             code = _code_at(data + offset)
