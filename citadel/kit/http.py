@@ -276,6 +276,7 @@ class EdgeMiddleware:
                     return
             await self.app(scope, receive, send_with_headers)
         finally:
+            self.runtime.request_ended()
             route = scope.get("path_template") or ("<rate_limited>" if status == 429 else "<unmatched>")
             elapsed = time.perf_counter() - started
             self.metrics.observe_request(route, scope["method"], status, elapsed)
@@ -288,7 +289,6 @@ class EdgeMiddleware:
                     extra={"ip": ip, "path": path, "status": status, "ms": round(elapsed * 1000, 2)},
                 )
             request_id_var.reset(token)
-            self.runtime.request_ended()
 
     def _scan(self, headers: Iterable[tuple[bytes, bytes]]) -> tuple[bytes, bytes | None, bool]:
         """One pass over the request headers: (request id, X-Forwarded-For, accepts gzip)."""
