@@ -93,5 +93,6 @@ def test_the_kernel_benchmarks_run_in_their_fast_mode(tmp_path: Path) -> None:
     results = [json.loads(line) for line in store.read_text().splitlines()]
     assert {r["case"] for r in results} == {
         "kernel_pricing_10k", "kernel_tax_10k", "kernel_cart_50", "kernel_allocation_20x10",
+        "kernel_facets_22k",
     }  # fmt: skip
     assert all(r["speedup"] > 1 and r["compiled_median_s"] > 0 for r in results)
