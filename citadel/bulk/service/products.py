@@ -128,7 +128,7 @@ class _Batch:
         self.conn = conn
         self.vendor_id = vendor_id
         self.valid, self.results = split_valid(parsed, BulkProduct)
-        self.sent = {p.row: p.value for p in parsed if isinstance(p.value, dict)}
+        self.parsed = {p.row: p for p in parsed}  # for the fields an updated row named
         self.variants: dict[int, list[VariantRow]] = {}  # by row, made once
         self.skus: set[str] = set()
         self.categories: dict[str, uuid.UUID] = {}
@@ -282,7 +282,8 @@ class _Batch:
                 events.append((created, actual))
             elif hit is not None or actual in touched:
                 status = "updated"
-                fields = sorted(str(k) for k in self.sent.get(row, ()) if k != "sku")  # as the row names them
+                sent = self.parsed[row].fields()
+                fields = sorted(str(k) for k in sent if k != "sku") if isinstance(sent, dict) else []
                 events.append(
                     (ProductUpdated(product_id=actual, vendor_id=vendor_id, changed=fields), actual)
                 )
