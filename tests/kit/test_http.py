@@ -13,7 +13,7 @@ from citadel.app import create_app
 from citadel.kit.http import gzipped
 from citadel.kit.runtime import runtime_of
 from citadel.settings import Settings
-from tests.fixtures.app import AppClient, http_client, make_settings, running_app
+from tests.fixtures.app import AppClient, http_client, make_settings, running_app, start_lifespan
 from tests.fixtures.factories import PASSWORD, Account, register
 from tests.fixtures.servers import Servers
 
@@ -217,15 +217,7 @@ async def test_a_shutdown_waits_for_the_requests_still_running(settings: Setting
 
     app = create_app(settings)
     app.register(slow)
-    started, stop = asyncio.Event(), asyncio.Event()
-
-    async def serve() -> None:
-        async with app.lifespan():
-            started.set()
-            await stop.wait()
-
-    server = asyncio.create_task(serve())
-    await asyncio.wait_for(started.wait(), 10)
+    server, stop = await start_lifespan(app)
     async with http_client(app) as http:
         request = asyncio.create_task(http.get("/api/v1/test-slow"))
         await asyncio.wait_for(entered.wait(), 10)
