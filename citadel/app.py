@@ -28,6 +28,7 @@ from citadel.catalog.routes import (
 )
 from citadel.checkout.routes import CheckoutController
 from citadel.inventory.routes import InventoryController, TransfersController, WarehousesController
+from citadel.kit.collector import tune_for_serving
 from citadel.kit.errors import EXCEPTION_HANDLERS
 from citadel.kit.http import EdgeMiddleware
 from citadel.kit.observability import configure_logging
@@ -138,7 +139,10 @@ def create_app(settings: Settings) -> Litestar:
 
 
 def create_app_from_env() -> Litestar:
-    """Entry point of Granian workers: settings from ``CITADEL_*`` variables."""
+    """Entry point of Granian workers: settings from ``CITADEL_*`` variables. The worker's
+    collector is tuned once the app is built (see ``kit.collector``)."""
     settings = Settings.from_env(os.environ)
     configure_logging(settings.log_level, settings.log_format)
-    return create_app(settings)
+    app = create_app(settings)
+    tune_for_serving()
+    return app

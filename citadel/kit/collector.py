@@ -1,4 +1,4 @@
-"""The cyclic garbage collector, paused around batch work.
+"""The cyclic garbage collector: tuned for a serving process, and paused around batch work.
 
 A bulk call allocates hundreds of thousands of small containers (decoded rows, their structs,
 COPY records, answers). Each allocation burst triggers collections that walk every tracked
@@ -10,6 +10,29 @@ only cycles wait, and they are collected when the last paused batch of the proce
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+# Objects a serving process may hold alive above its baseline before the youngest generation is
+# collected (Python's default is 700). Sixty-four requests in flight hold more than 700 tracked
+# objects between them, so at the default every few requests triggered a collection that walked
+# them all; measured on uncached product pages (2 workers, 64 connections), about 100
+# collections a second per worker. At this threshold a 15-second run made three.
+YOUNG_THRESHOLD = 10_000
+
+
+def tune_for_serving() -> None:
+    """Set up the collector of a process about to serve requests: what it built at start-up (the
+    app, its routes and schemas, the imported modules; about 105,000 tracked objects) is moved
+    out of the collector's sight, and the youngest generation is collected less often.
+
+    Measured on uncached product pages: the collector took about 70 µs a request, a tenth of the
+    worker's CPU, and each full collection walked the whole start-up heap (about 100 ms, a
+    request's worth of tail latency); with both changes, under 1 µs a request. Garbage in cycles
+    is still collected, later; objects freed by reference counting (nearly all) are unaffected.
+    """
+    gc.collect()  # what is garbage now is freed, not frozen
+    gc.freeze()
+    _, middle, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_THRESHOLD, middle, oldest)
 
 
 class _Pause:
