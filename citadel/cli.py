@@ -20,6 +20,7 @@ from granian import Granian
 from granian.constants import HTTPModes, Interfaces, Loops
 from granian.log import LogLevels
 
+from citadel.kit.collector import tune_for_serving
 from citadel.kit.db import Database
 from citadel.kit.migrations import migrate
 from citadel.kit.observability import configure_logging, prepare_metrics_dir
@@ -132,12 +133,14 @@ def cmd_worker_alive(args: argparse.Namespace) -> None:
 def cmd_worker(args: argparse.Namespace) -> None:
     settings = _settings()
     worker = Worker(settings, relay=not args.no_relay)
+    tune_for_serving()
     _run(_until_signalled(worker.run))
 
 
 def cmd_relay(_: argparse.Namespace) -> None:
     settings = _settings()
     worker = Worker(settings, relay=True, consumers=[])
+    tune_for_serving()
     _run(_until_signalled(worker.run))
 
 
