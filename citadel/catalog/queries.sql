@@ -131,6 +131,11 @@ RETURNING id, vendor_id, category_id, name, slug, description, brand, tags, attr
 -- Everything a product page shows but its breadcrumbs, in one round trip: the product, its
 -- vendor and its active variants (rows: id, sku, name, option values, price, barcode, weight,
 -- position, status, available), each with what is available over the active warehouses.
+-- The variants come from a subquery in their index's order (position, id), which the aggregate
+-- keeps: no sort is set up for each page's three rows, and the plan walks that index instead of
+-- building a bitmap. The active warehouses are read once per page (an array), not joined for
+-- each variant. (Measured serially against the aggregate sorting its input and the join, two
+-- runs: backend CPU for a page 170/157 -> 150/127 µs, its execution alone 56/54 -> 47/46 µs.)
 SELECT p.id, p.slug, p.name, p.description, p.brand, p.status, p.tags, p.attributes::text AS attributes,
        p.options::text AS options, p.images::text AS images, p.price_amount, p.compare_at_amount,
        p.currency, p.weight_grams, p.length_mm, p.width_mm, p.height_mm, p.tax_category, p.published_at,
@@ -138,14 +143,14 @@ SELECT p.id, p.slug, p.name, p.description, p.brand, p.status, p.tags, p.attribu
        p.category_id,
        (SELECT array_agg(ROW(v.id, v.sku, v.name, v.option_values,
                              COALESCE(v.price_amount, p.price_amount + v.price_adjustment), v.barcode,
-                             v.weight_grams, v.position, v.status, a.available)
-                         ORDER BY v.position, v.id)
-        FROM product_variants v
-        CROSS JOIN LATERAL (
-            SELECT COALESCE(sum(s.on_hand - s.reserved), 0)::int AS available
-            FROM stock s JOIN warehouses w ON w.id = s.warehouse_id
-            WHERE s.variant_id = v.id AND w.is_active) a
-        WHERE v.product_id = p.id AND v.status = 'active') AS variants
+                             v.weight_grams, v.position, v.status,
+                             (SELECT COALESCE(sum(s.on_hand - s.reserved), 0)::int
+                              FROM stock s
+                              WHERE s.variant_id = v.id
+                                AND s.warehouse_id = ANY (ARRAY(SELECT w.id FROM warehouses w WHERE w.is_active)))))
+        FROM (SELECT * FROM product_variants v
+              WHERE v.product_id = p.id AND v.status = 'active'
+              ORDER BY v.position, v.id) v) AS variants
 FROM products p JOIN vendors ven ON ven.id = p.vendor_id
 WHERE p.id = $1;
 

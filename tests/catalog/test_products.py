@@ -56,6 +56,22 @@ async def test_a_product_with_variants_is_public_by_id_and_slug(client: AppClien
     assert [e for e, _ in await _events(client, created["id"])] == ["catalog.product_created"]
 
 
+async def test_a_page_lists_variants_by_position_then_id(client: AppClient, seller: Seller) -> None:
+    product = await create_product(
+        client, seller, options=[{"name": "size", "values": ["S", "M", "L"]}], sku=unique("ORD").upper()
+    )
+    path = f"/api/v1/products/{product['id']}"
+    small, medium, large = (v["id"] for v in product["variants"])
+    for variant, position in ((small, 7), (medium, 3), (large, 3)):
+        moved = await client.patch(
+            f"{path}/variants/{variant}", json={"position": position}, headers=seller.headers
+        )
+        assert moved.status_code == 200
+    page = await client.get(path)
+    tied = sorted((medium, large), key=uuid.UUID)  # the same position: by id
+    assert [v["id"] for v in page.json()["variants"]] == [*tied, small]
+
+
 async def test_one_sku_makes_one_variant_or_every_combination(client: AppClient, seller: Seller) -> None:
     single = await create_product(client, seller, sku="MUG-1" + unique("").upper())
     assert [v["name"] for v in single["variants"]] == [single["name"]]
