@@ -9,8 +9,8 @@
 -- name: cart_basket
 -- The lines of cart $1 in their order, each with its variant as pricing reads it (``found``
 -- false: no longer in the catalog) and its stock rows as the allocation reads them (arrays in
--- warehouse order; read without their locks: see ``inventory.reserve``), and the number the
--- order will take. The number is drawn here so that the order's answer, which shows it, is
+-- warehouse order; read without their locks: see ``inventory.reserve_at_commit``), and the
+-- number the order will take. The number is drawn here so that the order's answer, which shows it, is
 -- written with the order; a checkout refused after this read leaves a gap in the numbers, as a
 -- rolled-back one always did.
 SELECT l.variant_id, l.quantity, l.seen_unit_amount, l.added_at,
@@ -35,7 +35,9 @@ ORDER BY l.added_at, l.variant_id;
 
 -- name: place_order
 -- What a checkout writes, in one statement, but the units its holds take on the stock rows
--- (``inventory.reserve`` takes them last, so that those rows are locked for the shortest time):
+-- (taken last, so that those rows are locked for the shortest time: by reserve_placed_holds(),
+-- sent with the COMMIT, for the order this statement names in citadel.placed_order; or, under
+-- the rows' locks, by ``inventory.reserve``):
 --   the order ($1..$20: id, number, user, e-mail, cart, currency, subtotal, discount, tax,
 --     shipping, shipping tax, total, prices include tax, coupon code, shipping method id and name,
 --     address, payment provider, holds' expiry, placed at), its first history entry,
@@ -99,9 +101,11 @@ WITH o AS (
 ), ledger AS (
     INSERT INTO stock_movements (variant_id, warehouse_id, on_hand_delta, reserved_delta, reason, reference)
     SELECT variant_id, warehouse_id, 0, quantity, 'reserved', $1::text FROM wanted
+), placed AS (
+    SELECT set_config('citadel.placed_order', $1::text, true)  -- for reserve_placed_holds()
 )
 INSERT INTO idempotency_keys (scope, route, key, fingerprint, status_code, body)
-VALUES ($47, $48, $49, $50, $51, $52)
+SELECT $47::text, $48::text, $49::text, $50::bytea, $51::int, $52::bytea FROM placed
 ON CONFLICT (scope, route, key) DO UPDATE
 SET fingerprint = EXCLUDED.fingerprint, status_code = EXCLUDED.status_code, body = EXCLUDED.body,
     created_at = now();

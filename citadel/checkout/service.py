@@ -9,15 +9,17 @@ e-mail, a total other than ``expectedTotal``); coupon uses are taken; the alloca
 where each line is held; one statement (``place_order``) writes the order with its lines, history
 and one fulfilment per vendor, the payment, the cart's conversion, the outbox events
 (``orders.placed``, ``inventory.reserved``, ``payments.pending``), the stock holds with their
-ledger rows, and the stored answer; last, the held units are taken on the stock rows
-(``inventory.reserve``), so that those rows are locked from that one update to the commit only:
-a checkout of a hot SKU waits for no more than that. Seven round trips, BEGIN and COMMIT
-included, where each domain writing its own rows took fourteen.
+ledger rows, and the stored answer; last, the held units are taken on the stock rows in the
+message that commits (``inventory.reserve_at_commit``: the function ``reserve_placed_holds()``
+and COMMIT sent together), so that those rows are locked for that update and the commit's flush
+only, not for a round trip to the API: a checkout of a hot SKU waits for no more than that. Six
+round trips, BEGIN and COMMIT included, where each domain writing its own rows took fourteen.
 
 The plan is made from stock rows read without their locks, and holds only where it leaves a row
 above zero and above its low-stock threshold (nothing to announce). When a row no longer allows
-its part, the transaction is rolled back and run once more with the rows locked before planning
-(and what the holds change announced). A lost serialization or deadlock race reruns the whole
+its part, the commit is refused (SQLSTATE CB409) and rolled back, and the transaction runs once
+more with the rows locked before planning, takes the units with ``inventory.reserve`` and
+announces what the holds change. A lost serialization or deadlock race reruns the whole
 transaction, up to ``CITADEL_CHECKOUT_RETRIES`` times.
 """
 
@@ -133,16 +135,14 @@ async def checkout(
                     conn, settings, ctx, shopper, token, data, details, claimed, unlocked
                 )
             return Answer(201, body, False, draft.currency, draft.total)
-        except _StockMoved:
-            unlocked = False  # once more, planning under the stock rows' locks (it cannot move then)
         except (asyncpg.SerializationError, asyncpg.DeadlockDetectedError):
             failures += 1
             if failures == settings.checkout_retries:
                 raise
-
-
-class _StockMoved(Exception):
-    """A stock row no longer allows what was planned from its unlocked level (rolled back)."""
+        except asyncpg.PostgresError as exc:
+            if not (unlocked and inventory.stock_moved(exc)):
+                raise
+            unlocked = False  # once more, planning under the stock rows' locks (it cannot move then)
 
 
 def _refuse_what_needs_fixing(p: carts.PricedCart, data: CheckoutInput) -> None:
@@ -272,10 +272,11 @@ async def _place(
     parts = inventory.plan_holds(requests, offered if levels is None else levels)  # before any write
     body = _encoder.encode(orders.placed_view(draft, number, payment))
     await _write(conn, draft, number, payment, parts, _events(conn, draft, number, payment), claimed, body)
-    # the units on the stock rows last: the rows are locked from here to the commit only
-    if not await inventory.reserve(conn, parts, unlocked=unlocked):
-        raise _StockMoved()
-    if levels is not None:
+    # the units on the stock rows last, so that the rows are locked from there to the commit only
+    if levels is None:
+        inventory.reserve_at_commit(conn)  # in the message that commits: no round trip under lock
+    else:
+        await inventory.reserve(conn, parts)
         await inventory.announce_holds(conn, levels, parts)
     return body, draft
 

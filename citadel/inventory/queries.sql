@@ -92,22 +92,25 @@ FOR UPDATE OF s;
 -- Holds -----------------------------------------------------------------------------------------
 
 -- name: reserve_stock
--- Take units planned for holds on the stock rows: per (variant $1, warehouse $2) row, $3 more
--- reserved where that many are still offered (with $4, where more than that many are, and more
--- than the row's low-stock threshold: a plan made from rows read without their locks reserves
--- only where the holds can neither empty a row nor cross its threshold, so that nothing needs
--- announcing). The rows are locked in primary-key order ($1, $2 come sorted so). Returns how
--- many rows took their part. (The holds and their ledger rows are written by checkout's placing
--- statement, before this one: the rows stay locked for this update and the commit only.)
+-- Take units planned for holds under the stock rows' locks: per (variant $1, warehouse $2) row,
+-- $3 more reserved where that many are still offered. The rows are locked in primary-key order
+-- ($1, $2 come sorted so). Returns how many rows took their part. (The holds and their ledger
+-- rows are written by checkout's placing statement, before this one.)
 WITH taken AS (
     UPDATE stock s SET reserved = s.reserved + w.quantity, updated_at = now()
     FROM unnest($1::uuid[], $2::uuid[], $3::int[]) AS w (variant_id, warehouse_id, quantity)
     WHERE s.variant_id = w.variant_id AND s.warehouse_id = w.warehouse_id
-      AND s.on_hand - s.reserved - w.quantity
-          >= CASE WHEN $4 THEN greatest(s.low_stock_threshold, 0) + 1 ELSE 0 END
+      AND s.on_hand - s.reserved - w.quantity >= 0
     RETURNING 1
 )
 SELECT count(*)::int FROM taken;
+
+-- name: reserve_placed_holds_and_commit
+-- The placed order's holds taken on their stock rows, and the commit, in one simple-query message
+-- (see migration 0016): the rows are locked for the update and the commit's flush only. When a
+-- row no longer allows its hold the function raises CB409 and the COMMIT is not run.
+SELECT reserve_placed_holds();
+COMMIT;
 
 -- name: order_holds
 SELECT id, line_id, variant_id, warehouse_id, quantity, returned, status, expires_at

@@ -36,6 +36,7 @@ class Connection(asyncpg.Connection):
         self._invalidations: list[Invalidation] = []
         self._live: list[LiveMessage] = []
         self._outbox_written = False
+        self._commit_with: str | None = None
 
     def get_reset_query(self) -> str:
         return ""
@@ -55,6 +56,17 @@ class Connection(asyncpg.Connection):
     def take_live(self) -> list[LiveMessage]:
         pending, self._live = self._live, []
         return pending
+
+    def commit_with(self, statements: str) -> None:
+        """End this transaction with ``statements`` (SQL without parameters whose last statement
+        is COMMIT) in place of a bare COMMIT: they are sent in one simple-query message, so what
+        they lock stays locked for no round trip to the API. If one fails, those after it are
+        not run and the transaction is rolled back."""
+        self._commit_with = statements
+
+    def take_commit(self) -> str | None:
+        statements, self._commit_with = self._commit_with, None
+        return statements
 
     def wake_relay_after_commit(self) -> None:
         """This transaction wrote outbox rows: wake the relay once it commits."""
@@ -186,13 +198,14 @@ class Database:
             conn.take_invalidations()
             conn.take_live()
             conn.take_relay_wake()
+            conn.take_commit()
             # BEGIN (and the plan setting) in one round trip of the simple-query protocol
             await conn.execute(_QUERIES.begin_generic_plans if generic_plans else _QUERIES.begin)
             try:
                 yield conn
             except CitadelError as exc:
                 if exc.keeps_changes:
-                    await conn.execute(_QUERIES.commit)
+                    await self._commit(conn)
                     await self._after_commit(conn)
                 else:
                     await self._rollback(conn)
@@ -201,8 +214,19 @@ class Database:
                 await self._rollback(conn)
                 raise
             else:
-                await conn.execute(_QUERIES.commit)
+                await self._commit(conn)
                 await self._after_commit(conn)
+
+    async def _commit(self, conn: Connection) -> None:
+        statements = conn.take_commit()
+        if statements is None:
+            await conn.execute(_QUERIES.commit)
+            return
+        try:
+            await conn.execute(statements)
+        except BaseException:
+            await self._rollback(conn)  # what failed left the transaction aborted, not ended
+            raise
 
     @staticmethod
     async def _rollback(conn: Connection) -> None:

@@ -5,6 +5,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import asyncpg
+
 from citadel.orders import service as orders_service
 from citadel.payments.service import TEST_CARDS
 from citadel.worker import Worker
@@ -261,6 +263,49 @@ async def test_taking_the_last_units_announces_the_variant_out_of_stock(client: 
             product["id"],
         )
     assert [r["in_stock"] for r in changes] == ["true", "false"]  # in when stocked, out now
+
+
+async def test_a_row_emptied_while_the_commit_waits_is_planned_again_under_its_lock(
+    client: AppClient,
+) -> None:
+    # the units are taken in the message that commits; another writer holds the row, leaves only
+    # the 3 units wanted and lets go: the commit is refused (the plan from unlocked levels may not
+    # empty a row), and the checkout runs again under the row's lock, taking the last units
+    shop = await open_shop(client)
+    product, variant = await stocked_product(client, shop, stock=(10,))
+    shopper, cart = await ready_cart(client, shop, [(variant, 3)])
+    other = await asyncpg.connect(client.runtime.settings.database_url.reveal())
+    try:
+        holding = other.transaction()
+        await holding.start()
+        await other.execute("SELECT 1 FROM stock WHERE variant_id = $1 FOR NO KEY UPDATE", uuid.UUID(variant))
+        placing = asyncio.create_task(checkout(client, shopper, cart["totals"]["totalAmount"]))
+
+        async def waiting() -> bool:  # the checkout's commit message, blocked by this row lock
+            blocked = (
+                "SELECT count(*) FROM pg_stat_activity WHERE pg_backend_pid() = ANY (pg_blocking_pids(pid))"
+            )
+            return bool(await other.fetchval(blocked))
+
+        await eventually(waiting)
+        await other.execute("UPDATE stock SET on_hand = 3 WHERE variant_id = $1", uuid.UUID(variant))
+        await holding.commit()
+        placed = await placing
+    finally:
+        await other.close()
+    assert placed.status_code == 201, placed.text
+    assert await _stock(client, variant) == [(3, 3)]
+    async with client.runtime.db.connection() as conn:
+        holds = await conn.fetchval(
+            "SELECT count(*) FROM stock_holds WHERE order_id = $1", uuid.UUID(placed.json()["id"])
+        )
+        changes = await conn.fetch(
+            "SELECT data->>'inStock' AS in_stock FROM outbox WHERE aggregate_id = $1"
+            " AND event_type = 'catalog.stock_status_changed' ORDER BY aggregate_sequence",
+            product["id"],
+        )
+    assert holds == 1  # the refused attempt kept nothing
+    assert [r["in_stock"] for r in changes] == ["true", "false"]
 
 
 async def test_a_declined_card_cancels_the_order_and_releases_its_stock(

@@ -1,5 +1,6 @@
 """Pool hygiene: no reset query, and no session state ever left on a pooled connection."""
 
+import asyncpg
 import pytest
 
 from citadel.kit.db import Database
@@ -99,3 +100,25 @@ async def test_invalidations_are_broadcast_only_after_commit(client: AppClient) 
         assert seen == []
     assert seen[0] == "committed"
     assert "rolled-back" not in seen
+
+
+async def test_a_transaction_may_end_with_its_own_statements_and_their_failure_keeps_nothing(
+    client: AppClient,
+) -> None:
+    db = client.runtime.db
+    async with db.transaction() as conn:
+        await conn.execute("CREATE TABLE IF NOT EXISTS commit_probe (n int CHECK (n > 0))")
+        await conn.execute("TRUNCATE commit_probe")
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO commit_probe VALUES (1)")
+        conn.commit_with("INSERT INTO commit_probe VALUES (2); COMMIT")
+    with pytest.raises(asyncpg.CheckViolationError):
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO commit_probe VALUES (3)")
+            conn.commit_with("INSERT INTO commit_probe VALUES (0); COMMIT")
+    async with db.transaction() as conn:  # the same pooled connection, not left in a failed transaction
+        assert not await conn.fetchval("SELECT count(*) FROM commit_probe WHERE n IN (0, 3)")
+        await conn.execute("INSERT INTO commit_probe VALUES (4)")  # a bare COMMIT again
+    async with db.connection() as conn:
+        assert [r["n"] for r in await conn.fetch("SELECT n FROM commit_probe ORDER BY n")] == [1, 2, 4]
+        assert not conn.is_in_transaction()

@@ -9,9 +9,11 @@ from citadel.inventory.service.holds import (
     plan_holds,
     release,
     reserve,
+    reserve_at_commit,
     restock,
     ship,
     shortages,
+    stock_moved,
 )
 from citadel.inventory.service.stock import (
     StockReserved,
@@ -69,10 +71,12 @@ __all__ = [
     "refresh_product_in_stock",
     "release",
     "reserve",
+    "reserve_at_commit",
     "restock",
     "set_stock",
     "ship",
     "shortages",
+    "stock_moved",
     "update_warehouse",
     "variant_stock",
 ]

@@ -4,11 +4,12 @@
   warehouses (one that ships the whole order, else by priority, then most stock). Not enough
   stock anywhere is 409 ``insufficient_stock``, naming each short variant and what it offers.
   Checkout writes the plan's holds (one per line and warehouse, with its expiry) and their
-  ledger rows in its placing statement; then ``reserve`` takes the units on the stock rows, a
+  ledger rows in its placing statement; then the units are taken on the stock rows, a
   conditional update per row (locked in primary-key order), so that a row stays locked for that
   one update and the commit. Checkout first plans from levels read without locks: such a plan
-  takes only where nothing needs announcing, and when a row no longer allows it, the checkout
-  plans again with the rows locked (``lock_levels``) and ``announce_holds`` says what the holds
+  takes only where nothing needs announcing, in the message that commits (``reserve_at_commit``),
+  and when a row no longer allows it, the checkout plans again with the rows locked
+  (``lock_levels``), takes them with ``reserve`` and ``announce_holds`` says what the holds
   changed.
 - ``release`` gives held units back (cancelled or expired before payment); ``allocate`` turns
   holds into allocations when the payment is captured, without touching the stock rows (the units
@@ -22,6 +23,8 @@ import uuid
 from array import array
 from collections.abc import Mapping
 from typing import NamedTuple
+
+import asyncpg
 
 from citadel._fast import inventory as allocation
 from citadel._fast.common import MAX_QUANTITY
@@ -107,21 +110,32 @@ def plan_holds(
     ]
 
 
-async def reserve(conn: Connection, parts: list[HoldPart], *, unlocked: bool) -> bool:
-    """Take the planned parts on their stock rows (locked in primary-key order), once their holds
-    and ledger rows are written. A plan made from ``unlocked`` levels takes only where that leaves
-    the row above zero and above its low-stock threshold; False when some row no longer allows its
-    part (the caller rolls back and plans again under lock). A plan made under lock always fits."""
+STOCK_MOVED = "CB409"  # SQLSTATE of reserve_placed_holds(): a row no longer allows its hold
+
+
+def reserve_at_commit(conn: Connection) -> None:
+    """Take the holds of the order this transaction placed on their stock rows in the message that
+    commits it (``reserve_placed_holds`` in migration 0016), for a plan made from unlocked levels:
+    where a row no longer allows its part, the commit fails with ``stock_moved`` true of its
+    error, and nothing is kept."""
+    conn.commit_with(Q.reserve_placed_holds_and_commit)
+
+
+def stock_moved(exc: BaseException) -> bool:
+    """Whether ``exc`` is a commit refused by ``reserve_at_commit``'s check."""
+    return isinstance(exc, asyncpg.PostgresError) and exc.sqlstate == STOCK_MOVED
+
+
+async def reserve(conn: Connection, parts: list[HoldPart]) -> None:
+    """Take the parts of a plan made under the stock rows' locks on those rows (in primary-key
+    order), once their holds and ledger rows are written: such a plan always fits."""
     ordered = sorted(parts, key=lambda p: (p.variant_id, p.warehouse_id))
     taken = await conn.fetchval(
         Q.reserve_stock, [p.variant_id for p in ordered], [p.warehouse_id for p in ordered],
-        [p.quantity for p in ordered], unlocked,
+        [p.quantity for p in ordered],
     )  # fmt: skip
-    if taken == len(parts):
-        return True
-    if unlocked:
-        return False
-    raise RuntimeError(f"reserved {taken} of {len(parts)} stock rows under lock")  # never let it pass
+    if taken != len(parts):
+        raise RuntimeError(f"reserved {taken} of {len(parts)} stock rows under lock")  # never let it pass
 
 
 async def announce_holds(conn: Connection, levels: Levels, parts: list[HoldPart]) -> None:
