@@ -35,12 +35,18 @@ async def test_query_prepares(database_url: str, file: str, name: str, sql: str)
             if conn.is_in_transaction():
                 await conn.execute("ROLLBACK")
         else:
+            # statements sent with their COMMIT in one simple-query message (Connection.commit_with)
+            # prepare one by one, their COMMIT aside
+            *statements, last = [part.strip() for part in sql.split(";")]
+            if last.upper() != "COMMIT":
+                statements = [sql]
             async with conn.transaction():
                 # the file's temporary tables first: its queries may read them
                 for other in dict(Queries(Path(citadel.__file__).parent / file).items()).values():
                     if other.lstrip().upper().startswith("CREATE TEMPORARY TABLE"):
                         await conn.execute(other)
-                await conn.prepare(sql)
+                for statement in statements:
+                    await conn.prepare(statement)
     finally:
         await conn.close()
 
