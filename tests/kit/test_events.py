@@ -499,11 +499,11 @@ async def test_a_failing_batch_is_handled_again_event_by_event_when_a_handler_ca
     settings = isolated_settings(servers, fresh_database_url, consumer_batch_size=50)
     ids = await _emit(db, 12)
     bad = ids[5]
-    batches: list[int] = []
+    batches: list[tuple[int, bool]] = []  # (events, whether the bad one is among them)
 
     async def handle_batch(conn: Connection, events: list[tuple[UserRoleChanged, Envelope]]) -> None:
-        batches.append(len(events))
-        if any(envelope.id == bad for _, envelope in events):
+        batches.append((len(events), any(envelope.id == bad for _, envelope in events)))
+        if batches[-1][1]:
             raise RuntimeError("a batch holding the bad event fails")
         for _, envelope in events:
             await conn.execute(
@@ -521,7 +521,9 @@ async def test_a_failing_batch_is_handled_again_event_by_event_when_a_handler_ca
     )  # fmt: skip
 
     await _parked_alone(settings, db, consumer, ids, bad)
-    assert batches[0] > 1  # the fetch came as a batch first
+    # the bad event came in a batch with others first (the relay may publish the first events
+    # before the rest, so the very first fetch can hold one event)
+    assert max(size for size, with_bad in batches if with_bad) > 1
 
 
 def _together_consumer(name: str, poison: set[uuid.UUID]) -> tuple[Consumer, list[tuple[str, int, int]]]:
